@@ -1,0 +1,48 @@
+# One-command set-up on a fresh machine with Python 3.11+ and make: `make demo`, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export OEE_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(OEE_DATA_DIR)/dagster_home
+
+.PHONY: install demo test test-deps up lint format bench bench-quick reliability clean
+
+$(BIN)/oee: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "oee_pipelines needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/oee
+
+demo: install
+	$(BIN)/oee demo
+
+test-deps:
+	@bash scripts/install-test-deps.sh
+
+test: install test-deps
+	$(BIN)/pytest
+
+up: install
+	$(BIN)/oee up
+
+lint: install
+	$(BIN)/ruff check oee_pipelines oee_pipelines_tests benchmarks
+	$(BIN)/ruff format --check oee_pipelines oee_pipelines_tests benchmarks
+
+format: install
+	$(BIN)/ruff check --fix oee_pipelines oee_pipelines_tests benchmarks
+	$(BIN)/ruff format oee_pipelines oee_pipelines_tests benchmarks
+
+bench: install test-deps
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: install test-deps
+	$(BIN)/python -m benchmarks.run --quick
+
+clean:
+	-$(BIN)/oee db stop
+	rm -rf data

@@ -1,0 +1,45 @@
+"""Helpers shared by benchmarks: a throwaway embedded PostgreSQL, timing, peak memory."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
+from oee_pipelines.storage.migrations import migrate
+
+
+@contextmanager
+def scratch_warehouse() -> Iterator[str]:
+    """A migrated embedded PostgreSQL in a temp folder, stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="oee-bench-") as folder:
+        server = EmbeddedPostgres(Path(folder) / "pgdata")
+        url = server.start()
+        try:
+            migrate(url)
+            yield url
+        finally:
+            server.stop()
+
+
+def median_seconds(
+    action: Callable[[], object], repeats: int, before: Callable[[], object] | None = None
+) -> float:
+    """Median wall time of `action` over `repeats` runs; `before` runs untimed before each."""
+    timings = []
+    for _ in range(repeats):
+        if before:
+            before()
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

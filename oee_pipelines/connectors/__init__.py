@@ -1,0 +1,1 @@
+"""Protocol clients for the plant's source systems. No Dagster import here."""

@@ -1,0 +1,1 @@
+"""Pure domain logic on frames and Arrow tables: no I/O, no Dagster."""

@@ -1,0 +1,1 @@
+"""Dagster ConfigurableResources: the warehouse, the lake, and one per source system."""

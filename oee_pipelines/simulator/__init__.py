@@ -1,0 +1,1 @@
+"""A deterministic simulated plant and servers speaking each source system's wire protocol."""

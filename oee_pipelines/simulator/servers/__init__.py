@@ -1,0 +1,1 @@
+"""Servers that speak each source system's wire protocol from the simulated plant."""

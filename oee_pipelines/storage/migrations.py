@@ -1,0 +1,89 @@
+"""Apply the ordered SQL migrations in `sql/`, recording each in `schema_migrations`.
+
+Every migration is idempotent by contract, so a file whose checksum changed since it was applied is
+applied again (and reported); unchanged files are skipped, which makes `oee db migrate` a no-op on re-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+_MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+# Any fixed number: serialises concurrent `migrate` calls (CLI, daemon, tests) across processes.
+_ADVISORY_LOCK_ID = 4_202_511
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    applied: list[str]
+    reapplied: list[str]
+    skipped: list[str]
+
+
+def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = _MIGRATION_FILE.match(path.name)
+        if not match:
+            raise ValueError(f"migration file name must look like 001_name.sql: {path.name}")
+        migrations.append(Migration(version=match.group(1), name=match.group(2), path=path))
+    versions = [m.version for m in migrations]
+    duplicates = sorted({v for v in versions if versions.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"two migrations share version {duplicates[0]} in {sql_dir}")
+    return migrations
+
+
+def migrate(database_url: str, sql_dir: Path = SQL_DIR) -> MigrationResult:
+    applied: list[str] = []
+    reapplied: list[str] = []
+    skipped: list[str] = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_ID,))
+        try:
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version text PRIMARY KEY,
+                       name text NOT NULL,
+                       checksum text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            known = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+            for migration in discover(sql_dir):
+                checksum = migration.checksum
+                if known.get(migration.version) == checksum:
+                    skipped.append(migration.path.name)
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.sql)
+                    conn.execute(
+                        """INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)
+                           ON CONFLICT (version) DO UPDATE
+                           SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, applied_at = now()""",
+                        (migration.version, migration.name, checksum),
+                    )
+                (reapplied if migration.version in known else applied).append(migration.path.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_ID,))
+    return MigrationResult(applied=applied, reapplied=reapplied, skipped=skipped)

@@ -1,0 +1,54 @@
+"""Shared fixtures: a real PostgreSQL (embedded, or OEE_TEST_DATABASE_URL), migrated once per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
+from oee_pipelines.storage.migrations import migrate
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated warehouse. The embedded server is started for this session and stopped after it."""
+    external = os.environ.get("OEE_TEST_DATABASE_URL")
+    if external:
+        migrate(external)
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("warehouse") / "pgdata")
+    url = server.start()
+    try:
+        migrate(url)
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clean_database(database_url: str) -> str:
+    """The session warehouse with every table emptied (the schema stays)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                """SELECT tablename FROM pg_tables
+                   WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'"""
+            ).fetchall()
+        ]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    return database_url
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty OEE_DATA_DIR for one test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
