@@ -22,6 +22,8 @@ from oee_pipelines.storage.warehouse import resolve_database_url
 
 DEFAULT_DEMO_START = date(2025, 1, 13)  # a Monday: the seed's example day 2025-01-15 is inside
 DEFAULT_DEMO_DAYS = 3
+# The demo prints its own summary; the full run logs stay in the Dagster UI.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def _run_step(
         else {}
     )
     started = time.monotonic()
-    result = job.execute_in_process(instance=instance, tags=tags)
+    result = job.execute_in_process(instance=instance, tags=tags, run_config=QUIET_LOGS)
     if not result.success:
         raise SystemExit(f"oee demo: {step.job_name} failed (run {result.run_id}); see the Dagster UI")
     print(f"ran {step.job_name:<32} in {time.monotonic() - started:5.1f} s  (run {result.run_id[:8]})")

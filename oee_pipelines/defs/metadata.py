@@ -1,7 +1,5 @@
 """Materialization metadata every asset shows in the UI: row count, schema, time range, preview."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

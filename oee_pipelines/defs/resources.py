@@ -1,7 +1,5 @@
 """Every resource, bound once. Values come from the environment at load time (never at import)."""
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg

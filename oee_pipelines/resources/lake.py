@@ -1,7 +1,5 @@
 """The lake resource: a local folder by default, or an object-store URL (s3://...) through fsspec."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from oee_pipelines.storage.lake import Lake

@@ -1,7 +1,5 @@
 """The simulated plant as a source system: reference data until the MES/ERP connectors take over."""
 
-from __future__ import annotations
-
 from functools import cache
 from pathlib import Path
 

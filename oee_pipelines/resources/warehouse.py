@@ -1,7 +1,5 @@
 """The warehouse resource: PostgreSQL from OEE_DATABASE_URL, or the embedded server by default."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path

@@ -5,8 +5,6 @@ Each table is one asset upserted on its natural key, so re-materializing changes
 not change.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 import dagster as dg
