@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export OEE_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(OEE_DATA_DIR)/dagster_home
 
-.PHONY: install demo test test-deps up lint format bench bench-quick reliability clean
+.PHONY: install system-deps demo test up lint format bench bench-quick reliability clean
 
 $(BIN)/oee: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "oee_pipelines needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -17,16 +17,16 @@ $(BIN)/oee: pyproject.toml
 
 install: $(BIN)/oee
 
-demo: install
+demo: install system-deps
 	$(BIN)/oee demo
 
-test-deps:
-	@bash scripts/install-test-deps.sh
+system-deps:
+	@bash scripts/install-system-deps.sh
 
-test: install test-deps
+test: install system-deps
 	$(BIN)/pytest
 
-up: install
+up: install system-deps
 	$(BIN)/oee up
 
 lint: install
@@ -37,10 +37,10 @@ format: install
 	$(BIN)/ruff check --fix oee_pipelines oee_pipelines_tests benchmarks
 	$(BIN)/ruff format oee_pipelines oee_pipelines_tests benchmarks
 
-bench: install test-deps
+bench: install system-deps
 	$(BIN)/python -m benchmarks.run
 
-bench-quick: install test-deps
+bench-quick: install system-deps
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:

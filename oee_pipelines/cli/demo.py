@@ -8,14 +8,18 @@ Re-running replaces the same partitions, so nothing is duplicated.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 
 import dagster as dg
 
 from oee_pipelines.cli.dagster_home import ensure_dagster_home, load_definitions
 from oee_pipelines.settings import Settings
+from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
+from oee_pipelines.simulator.serve import SimulatedSources
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
 from oee_pipelines.storage.migrations import migrate
 from oee_pipelines.storage.warehouse import resolve_database_url
@@ -35,6 +39,8 @@ class DemoStep:
 DEMO_STEPS = [
     DemoStep("reference_data_job", partitioned=False),
 ]
+# The simulated MES/ERP serve orders for the demo days plus this margin either side.
+SOURCE_MARGIN = timedelta(days=7)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,13 +59,22 @@ def run_demo(args: argparse.Namespace) -> int:
     embedded = EmbeddedPostgres(settings.embedded_pgdata)
     started_here = not settings.database_url and not embedded.is_running()
     url = resolve_database_url(settings)
+    first, last = args.start, args.start + timedelta(days=args.days - 1)
     try:
         migrate(url)
-        definitions = load_definitions()
-        first, last = args.start, args.start + timedelta(days=args.days - 1)
-        with dg.DagsterInstance.get() as instance:
-            for step in DEMO_STEPS:
-                _run_step(definitions, instance, step, first, last)
+        plant = SimulatedPlant(load_plant_description(settings.plant_file), seed=settings.simulator_seed)
+        window_start = datetime.combine(first, clock.min, tzinfo=UTC) - SOURCE_MARGIN
+        window_end = datetime.combine(last, clock.min, tzinfo=UTC) + SOURCE_MARGIN
+        with SimulatedSources(plant, window_start, window_end) as sources:
+            if not os.environ.get("OEE_CONFIG_FILE"):
+                # No plant systems configured: point every connector at the simulated plant.
+                config_file = sources.write_connector_config(settings.data_dir / "simulated_sources.yml")
+                os.environ["OEE_CONFIG_FILE"] = str(config_file)
+                print(f"simulated source systems: {', '.join(sources.base_urls().values())}")
+            definitions = load_definitions()
+            with dg.DagsterInstance.get() as instance:
+                for step in DEMO_STEPS:
+                    _run_step(definitions, instance, step, first, last)
         _print_summary(url, settings, first, last)
     finally:
         if started_here and not args.keep_running:

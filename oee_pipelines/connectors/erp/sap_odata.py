@@ -1,0 +1,273 @@
+"""SAP S/4HANA over OData v2 (`system_type: sap_odata`); `base_url` ends in `/sap/opu/odata/sap`.
+
+Reads production orders and their components (`API_PRODUCTION_ORDER_2_SRV`), the material master
+(`API_PRODUCT_SRV/A_Product`) and labour costs (`ZOEE_LABOR_COST_SRV`, a customer service), and
+confirms yield back (`API_PROD_ORDER_CONFIRMATION_2_SRV`) after the `x-csrf-token: Fetch` dance.
+Paging follows `__next`; decimals come as strings and dates as `/Date(ms)/`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+from oee_pipelines.connectors.erp.base import LABOR_COST, MATERIAL, ERPConnector
+from oee_pipelines.connectors.errors import SourceAuthError, SourceDataError, SourceSystemError
+from oee_pipelines.connectors.mes.auth import AuthenticatedClient
+from oee_pipelines.connectors.mes.base import CONSUMPTION, WORK_ORDER, order_status_of
+from oee_pipelines.connectors.mes.config import SourceConnectionConfig
+from oee_pipelines.connectors.mes.records import (
+    Entity,
+    FetchResult,
+    OrderStatus,
+    RowContext,
+    build_result,
+    parse_timestamp,
+    push_order_status,
+)
+
+SYSTEM = "sap_odata"
+ORDERS = "/API_PRODUCTION_ORDER_2_SRV"
+CONFIRMATIONS = "/API_PROD_ORDER_CONFIRMATION_2_SRV"
+CONFIRMABLE_STATUSES = ("in_progress", "completed")
+_DURATION = re.compile(r"^PT(\d{1,2})H(\d{1,2})M(\d{1,2})S$")
+
+
+class SapODataConnector(ERPConnector):
+    def __init__(self, config: SourceConnectionConfig) -> None:
+        self.config = config
+        self._client = AuthenticatedClient(config, SYSTEM)
+        self._http = self._client.http
+        self._context = RowContext(config.org_id, config.id_prefix, config.system_type)
+        self._csrf_token: str | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get_materials(self) -> FetchResult:
+        params = {"$expand": "to_Description,to_Valuation"}
+        products = self._iter_results("/API_PRODUCT_SRV/A_Product", params, "get_materials")
+        return self._result((_material_record(p) for p in products), MATERIAL)
+
+    def get_labor_costs(self, line_id: str, start_date: date, end_date: date) -> FetchResult:
+        odata_filter = (
+            f"ProductionLine eq {_quoted(line_id)}"
+            f" and WorkDate ge datetime'{start_date.isoformat()}T00:00:00'"
+            f" and WorkDate lt datetime'{end_date.isoformat()}T00:00:00'"
+        )
+        path = "/ZOEE_LABOR_COST_SRV/LaborCostSet"
+        records = self._iter_results(path, {"$filter": odata_filter}, "get_labor_costs")
+        return self._result((_labor_record(r) for r in records), LABOR_COST)
+
+    def get_work_order(self, work_order_number: str) -> FetchResult:
+        call = "get_work_order"
+        body = self._json(
+            self._request("GET", f"{ORDERS}/A_ProductionOrder_2({_quoted(work_order_number)})", call), call
+        )
+        order = body.get("d") if isinstance(body, Mapping) else None
+        if not isinstance(order, Mapping):
+            raise SourceDataError(SYSTEM, call, "expected {'d': {...}}")
+        return self._result([_order_record(order)], WORK_ORDER)
+
+    def get_inventory_consumption(self, work_order_number: str) -> FetchResult:
+        params = {"$filter": f"ManufacturingOrder eq {_quoted(work_order_number)}"}
+        components = self._iter_results(
+            f"{ORDERS}/A_ProductionOrderComponent_4", params, "get_inventory_consumption"
+        )
+        return self._result((_component_record(c) for c in components), CONSUMPTION)
+
+    def update_order_status(self, work_order_number: str, status: str, actual_quantity: int | None) -> bool:
+        """Confirm yield: SAP confirmations add yield, so only the difference to what SAP holds is posted."""
+        if status not in CONFIRMABLE_STATUSES:
+            raise ValueError(f"SAP confirmations set {' or '.join(CONFIRMABLE_STATUSES)}, not {status!r}")
+        return push_order_status(
+            work_order_number, OrderStatus(status, actual_quantity), self._current_status, self._confirm
+        )
+
+    def _current_status(self, work_order_number: str) -> OrderStatus:
+        return order_status_of(self.get_work_order(work_order_number), SYSTEM, work_order_number)
+
+    def _confirm(self, work_order_number: str, wanted: OrderStatus) -> None:
+        confirmed = self._current_status(work_order_number).actual_quantity or 0
+        added = (wanted.actual_quantity if wanted.actual_quantity is not None else confirmed) - confirmed
+        if added < 0:
+            raise ValueError(
+                f"order {work_order_number}: SAP holds {confirmed} confirmed, "
+                f"cannot lower it to {wanted.actual_quantity}"
+            )
+        body = {
+            "OrderID": work_order_number,
+            "ConfirmationYieldQuantity": str(added),
+            "FinalConfirmationType": "X" if wanted.status == "completed" else "",
+        }
+        self._post_with_csrf(f"{CONFIRMATIONS}/ProdnOrdConf2", body, "update_order_status")
+
+    def _post_with_csrf(self, path: str, body: Mapping[str, Any], call: str) -> httpx.Response:
+        """POST with a CSRF token; an expired token (403) is fetched again once."""
+        for attempt in range(2):
+            token = self._csrf_token or self._fetch_csrf_token(call)
+            try:
+                return self._request("POST", path, call, json=body, headers={"x-csrf-token": token})
+            except SourceAuthError as exc:
+                if exc.status_code != 403 or attempt == 1:
+                    raise
+                self._csrf_token = None
+        raise AssertionError("unreachable")
+
+    def _fetch_csrf_token(self, call: str) -> str:
+        response = self._request("GET", f"{CONFIRMATIONS}/", call, headers={"x-csrf-token": "Fetch"})
+        token = response.headers.get("x-csrf-token")
+        if not token or token.lower() == "required":
+            raise SourceDataError(SYSTEM, call, "no CSRF token in the answer to x-csrf-token: Fetch")
+        self._csrf_token = token
+        return token
+
+    def _request(self, method: str, url: str, call: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, url, call=call, **kwargs)
+        except SourceAuthError:
+            raise
+        except SourceSystemError as exc:
+            if exc.status_code is None or exc.status_code >= 500:
+                raise
+            raise SourceSystemError(
+                SYSTEM, call, sap_error_message(exc.reason), status_code=exc.status_code
+            ) from None
+
+    def _iter_results(self, path: str, params: Mapping[str, str], call: str) -> Iterator[Mapping[str, Any]]:
+        """Every result of an entity set, following `__next` links page by page."""
+        url: str | None = path
+        query: Mapping[str, str] | None = {**params, "$format": "json"}
+        seen: set[str] = set()
+        while url is not None:
+            body = self._json(self._request("GET", url, call, params=query), call)
+            results, next_url = _results_and_next(body, call)
+            yield from results
+            if next_url is not None and next_url in seen:
+                raise SourceDataError(SYSTEM, call, f"__next repeats {next_url}")
+            seen.add(url)
+            url, query = next_url, None
+
+    def _json(self, response: httpx.Response, call: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise SourceDataError(SYSTEM, call, f"unreadable JSON: {exc}") from None
+
+    def _result(
+        self, records: Iterator[Mapping[str, Any]] | list[dict[str, Any]], entity: Entity
+    ) -> FetchResult:
+        return build_result(records, entity, self._context)
+
+
+def sap_error_message(body: str) -> str:
+    """`code: message` from SAP's `{"error": {"code", "message": {"value"}}}`; else the body as it is."""
+    try:
+        error = json.loads(body)["error"]
+        return f"{error['code']}: {error['message']['value']}"
+    except (ValueError, KeyError, TypeError):
+        return body
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _results_and_next(body: Any, call: str) -> tuple[list[Mapping[str, Any]], str | None]:
+    d = body.get("d") if isinstance(body, Mapping) else None
+    if not isinstance(d, Mapping) or not isinstance(d.get("results"), list):
+        raise SourceDataError(SYSTEM, call, "expected {'d': {'results': [...]}}")
+    next_url = d.get("__next")
+    results = [r if isinstance(r, Mapping) else {} for r in d["results"]]
+    return results, next_url if isinstance(next_url, str) else None
+
+
+def sap_datetime(date_value: Any, time_value: Any) -> Any:
+    """An Edm.DateTime date plus an Edm.Time `PThhHmmMssS`, as a UTC timestamp; unreadable parts are
+    returned joined as text, so the record is rejected naming the field."""
+    if date_value is None:
+        return None
+    match = _DURATION.match(time_value) if isinstance(time_value, str) else None
+    try:
+        day = parse_timestamp(date_value)
+    except ValueError:
+        return f"{date_value} {time_value}"
+    if match is None:
+        return f"{date_value} {time_value}"
+    hours, minutes, seconds = (int(part) for part in match.groups())
+    return (day + timedelta(hours=hours, minutes=minutes, seconds=seconds)).isoformat()
+
+
+def _status(order: Mapping[str, Any]) -> str:
+    if order.get("OrderIsDeleted"):
+        return "cancelled"
+    if order.get("OrderIsConfirmed"):
+        return "completed"
+    if order.get("OrderIsPartiallyConfirmed"):
+        return "in_progress"
+    return "released" if order.get("OrderIsReleased") else "planned"
+
+
+def _order_record(order: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "work_order_number": order.get("ManufacturingOrder"),
+        "product_id": order.get("Material"),
+        "line_id": order.get("ProductionLine"),
+        "recipe_id": order.get("ProductionVersion"),
+        "planned_quantity": order.get("TotalQuantity"),
+        "actual_quantity": order.get("MfgOrderConfirmedYieldQty"),
+        "status": _status(order),
+        "planned_start": sap_datetime(
+            order.get("MfgOrderPlannedStartDate"), order.get("MfgOrderPlannedStartTime")
+        ),
+        "planned_end": sap_datetime(order.get("MfgOrderPlannedEndDate"), order.get("MfgOrderPlannedEndTime")),
+    }
+
+
+def _component_record(component: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "work_order_number": component.get("ManufacturingOrder"),
+        "line_id": component.get("ProductionLine"),
+        "material_number": component.get("Material"),
+        "planned_quantity": component.get("RequiredQuantity"),
+        "consumed_quantity": component.get("WithdrawnQuantity"),
+        "base_unit": component.get("BaseUnit"),
+    }
+
+
+def _first_result(product: Mapping[str, Any], navigation: str) -> Mapping[str, Any]:
+    """The first entry of an expanded navigation property (`{"results": [...]}`), or {}."""
+    expanded = product.get(navigation)
+    results = expanded.get("results") if isinstance(expanded, Mapping) else None
+    if not isinstance(results, list) or not results or not isinstance(results[0], Mapping):
+        return {}
+    return results[0]
+
+
+def _material_record(product: Mapping[str, Any]) -> dict[str, Any]:
+    valuation = _first_result(product, "to_Valuation")
+    return {
+        "material_number": product.get("Product"),
+        "description": _first_result(product, "to_Description").get("ProductDescription"),
+        "material_type": product.get("ProductType"),
+        "base_unit": product.get("BaseUnit"),
+        "unit_cost": valuation.get("StandardPrice"),
+        "currency": valuation.get("Currency"),
+    }
+
+
+def _labor_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "line_id": record.get("ProductionLine"),
+        "cost_center": record.get("CostCenter"),
+        "work_date": record.get("WorkDate"),
+        "labor_hours": record.get("LaborHours"),
+        "hourly_rate": record.get("HourlyRate"),
+        "labor_cost": record.get("LaborCost"),
+        "currency": record.get("Currency"),
+    }

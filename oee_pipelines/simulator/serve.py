@@ -1,0 +1,112 @@
+"""Start the simulated plant's source systems on loopback and describe them as connector config.
+
+`make up` and `oee demo` use this so the real connectors talk to real servers over HTTP exactly as
+they would to a plant's MES, ERP and historians; pointing them at the real systems is only a
+different `OEE_CONFIG_FILE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from starlette.types import ASGIApp
+
+from oee_pipelines.simulator.plant import SimulatedPlant
+from oee_pipelines.simulator.servers.mes_rest import MesRestCredentials, MesRestSimulator
+from oee_pipelines.simulator.servers.mes_soap import MesSoapSimulator
+from oee_pipelines.simulator.servers.oracle_ebs import OracleEbsSimulator
+from oee_pipelines.simulator.servers.runtime import ServerThread
+from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
+from oee_pipelines.simulator.servers.source_data import SourceData
+
+HOST = "127.0.0.1"
+DEFAULT_BASE_PORT = 8701
+
+
+@dataclass(frozen=True)
+class SimulatedSystem:
+    """One simulated source system: how to build its app, and the config section that reaches it."""
+
+    name: str
+    build: Callable[[SimulatedPlant, SourceData], ASGIApp]
+    config: Callable[[str], tuple[str, dict[str, Any]]]  # base URL -> (config section, settings)
+
+
+def _mes_rest_config(base_url: str) -> tuple[str, dict[str, Any]]:
+    credentials = MesRestCredentials()
+    return "mes", {
+        "system_type": "custom_rest",
+        "base_url": base_url,
+        "auth_type": "oauth2",
+        "credentials": {"client_id": credentials.client_id, "client_secret": credentials.client_secret},
+    }
+
+
+def _sap_config(base_url: str) -> tuple[str, dict[str, Any]]:
+    credentials = SapCredentials()
+    return "erp", {
+        "system_type": "sap_odata",
+        "base_url": base_url,
+        "auth_type": "basic",
+        "credentials": {"username": credentials.username, "password": credentials.password},
+    }
+
+
+SIMULATED_SYSTEMS: list[SimulatedSystem] = [
+    SimulatedSystem("mes_rest", lambda plant, source: MesRestSimulator(source).app, _mes_rest_config),
+    SimulatedSystem("mes_soap", lambda plant, source: MesSoapSimulator(source).app, lambda url: ("", {})),
+    SimulatedSystem("sap_odata", lambda plant, source: SapODataSimulator(source).app, _sap_config),
+    SimulatedSystem("oracle_ebs", lambda plant, source: OracleEbsSimulator(source).app, lambda url: ("", {})),
+]
+
+
+@dataclass
+class SimulatedSources:
+    """All simulated systems on consecutive ports from `base_port`; a context manager."""
+
+    plant: SimulatedPlant
+    start: datetime
+    end: datetime
+    base_port: int = DEFAULT_BASE_PORT
+    servers: dict[str, ServerThread] = field(default_factory=dict)
+
+    def __enter__(self) -> SimulatedSources:
+        source = SourceData.from_plant(self.plant, self.start, self.end)
+        try:
+            for offset, system in enumerate(SIMULATED_SYSTEMS):
+                app = system.build(self.plant, source)
+                self.servers[system.name] = ServerThread(app, host=HOST, port=self.base_port + offset).start()
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    def base_urls(self) -> dict[str, str]:
+        return {name: server.base_url for name, server in self.servers.items()}
+
+    def connector_config(self) -> dict[str, Any]:
+        """The OEE_CONFIG_FILE content that points every connector at these servers."""
+        config: dict[str, Any] = {}
+        for system in SIMULATED_SYSTEMS:
+            section, settings = system.config(self.servers[system.name].base_url)
+            if section:
+                config[section] = settings
+        return config
+
+    def write_connector_config(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "# Written by the simulator: connectors pointed at the simulated plant on loopback.\n"
+            + yaml.safe_dump(self.connector_config(), sort_keys=False)
+        )
+        return path
