@@ -1,0 +1,132 @@
+"""Shift calendar: a site's shift pattern (local times, ISO weekdays, IANA zone) as UTC shift instances.
+
+A shift instance belongs to the local date on which it starts (`shift_date`) and runs on the
+weekdays listed for that start date. A shift whose end time is not after its start time crosses
+midnight and ends on the next local day (equal times: a 24-hour shift). Local times are resolved
+like `datetime(..., tzinfo=ZoneInfo(zone))` (PEP 495, fold=0): on the autumn DST change the first
+occurrence of an ambiguous time is used; a time inside the spring gap is read with the offset
+before the gap (02:30 in Europe/Berlin becomes 03:30 CEST). A shift crossing a DST change is
+therefore one hour shorter or longer in real time. Break offsets count elapsed minutes from the
+shift's real start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from oee_pipelines.domain.intervals import as_utc
+
+INSTANCE_COLUMNS = [
+    "org_id",
+    "site_id",
+    "shift_id",
+    "shift_name",
+    "shift_number",
+    "shift_date",
+    "start",
+    "end",
+]
+BREAK_COLUMNS = ["org_id", "site_id", "shift_id", "shift_date", "break_name", "start", "end"]
+
+
+@dataclass(frozen=True)
+class ShiftCalendar:
+    """Shift instances and their breaks, UTC, for one range."""
+
+    instances: pd.DataFrame
+    breaks: pd.DataFrame
+
+
+def expand_shifts(
+    shifts: pd.DataFrame,
+    sites: pd.DataFrame,
+    range_start: pd.Timestamp | datetime,
+    range_end: pd.Timestamp | datetime,
+    shift_breaks: pd.DataFrame | None = None,
+) -> ShiftCalendar:
+    """Every shift instance (and break) overlapping `[range_start, range_end)` (UTC).
+
+    `shifts` has the columns of the `shifts` table, `sites` those of `sites` (id, timezone).
+    """
+    start_utc, end_utc = as_utc(range_start), as_utc(range_end)
+    zones = dict(zip(sites["id"], sites["timezone"], strict=True))
+    # One local day of margin each side covers every zone offset and shifts crossing midnight.
+    local_dates = [
+        (start_utc - timedelta(days=2)).date() + timedelta(days=offset)
+        for offset in range((end_utc - start_utc).days + 4)
+    ]
+    rows = [
+        _instance(shift, ZoneInfo(zones[shift.site_id]), local_date)
+        for shift in shifts.itertuples(index=False)
+        for local_date in local_dates
+        if local_date.isoweekday() in _weekdays(shift.weekdays)
+    ]
+    instances = pd.DataFrame(rows, columns=INSTANCE_COLUMNS)
+    instances["start"] = pd.to_datetime(instances["start"], utc=True).dt.as_unit("us")
+    instances["end"] = pd.to_datetime(instances["end"], utc=True).dt.as_unit("us")
+    instances = instances[(instances["end"] > start_utc) & (instances["start"] < end_utc)]
+    instances = instances.sort_values(["site_id", "start", "shift_id"]).reset_index(drop=True)
+    breaks = _breaks(instances, shift_breaks)
+    return ShiftCalendar(instances=instances, breaks=breaks)
+
+
+def line_shift_instances(instances: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Shift instances per production line (lines carry `id` and `site_id`), with `line_id`."""
+    line_sites = lines[["id", "site_id"]].rename(columns={"id": "line_id"})
+    return line_sites.merge(instances, on="site_id", how="inner").reset_index(drop=True)
+
+
+def _instance(shift: object, zone: ZoneInfo, local_date: date) -> tuple:
+    start_time, end_time = _time(shift.start_time), _time(shift.end_time)  # type: ignore[attr-defined]
+    end_date = local_date + timedelta(days=1) if end_time <= start_time else local_date
+    start = datetime.combine(local_date, start_time, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(end_date, end_time, tzinfo=zone).astimezone(UTC)
+    return (
+        shift.org_id,  # type: ignore[attr-defined]
+        shift.site_id,  # type: ignore[attr-defined]
+        shift.id,  # type: ignore[attr-defined]
+        shift.name,  # type: ignore[attr-defined]
+        int(shift.shift_number),  # type: ignore[attr-defined]
+        local_date,
+        start,
+        end,
+    )
+
+
+def _breaks(instances: pd.DataFrame, shift_breaks: pd.DataFrame | None) -> pd.DataFrame:
+    if shift_breaks is None or shift_breaks.empty or instances.empty:
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="datetime64[us, UTC]" if c in ("start", "end") else object)
+                for c in BREAK_COLUMNS
+            }
+        )
+    joined = instances.merge(
+        shift_breaks[["shift_id", "name", "start_offset_minutes", "duration_minutes"]], on="shift_id"
+    )
+    offsets = pd.to_timedelta(joined["start_offset_minutes"].astype("int64"), unit="min")
+    durations = pd.to_timedelta(joined["duration_minutes"].astype("int64"), unit="min")
+    joined["end"] = joined["start"] + offsets + durations
+    joined["start"] = joined["start"] + offsets
+    joined = joined.rename(columns={"name": "break_name"})
+    return joined[BREAK_COLUMNS].sort_values(["site_id", "start"]).reset_index(drop=True)
+
+
+def _time(value: object) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, pd.Timedelta | timedelta):
+        return (datetime.min + pd.Timedelta(value).to_pytimedelta()).time()
+    return time.fromisoformat(str(value))
+
+
+def _weekdays(value: object) -> set[int]:
+    """ISO weekdays from a list, an array or a PostgreSQL array literal like '{1,2,3}'."""
+    if isinstance(value, str):
+        return {int(part) for part in value.strip("{}[] ").split(",") if part.strip()}
+    return {int(day) for day in np.asarray(value).ravel()}
