@@ -1,0 +1,118 @@
+"""Validation of user-supplied import files (sensor logs, downtime, schedules).
+
+Pure functions on a `TextSheet` (every cell as the user wrote it): each collects every problem
+with the row the user sees (header = row 1), and returns the rows ready to land. All or nothing by
+default; `quarantine_invalid=True` lands the valid rows and hands back the rejected ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from oee_pipelines.domain.imports import engine
+from oee_pipelines.domain.imports.downtime import DOWNTIME, DOWNTIME_COLUMNS
+from oee_pipelines.domain.imports.engine import ImportSpec
+from oee_pipelines.domain.imports.model import (
+    IMPORT_KINDS,
+    ImportKind,
+    ImportReference,
+    ImportReport,
+    ImportResult,
+    RowError,
+    TextSheet,
+)
+from oee_pipelines.domain.imports.schedule import SCHEDULE, SCHEDULE_COLUMNS
+from oee_pipelines.domain.imports.sensor_log import SENSOR_LOG
+
+__all__ = [
+    "DOWNTIME_COLUMNS",
+    "IMPORT_KINDS",
+    "SCHEDULE_COLUMNS",
+    "SPECS",
+    "ImportKind",
+    "ImportReference",
+    "ImportReport",
+    "ImportResult",
+    "RowError",
+    "TextSheet",
+    "validate_downtime",
+    "validate_import",
+    "validate_schedule",
+    "validate_sensor_log",
+]
+
+SPECS: dict[ImportKind, ImportSpec[Any]] = {
+    "sensor_log": SENSOR_LOG,
+    "downtime": DOWNTIME,
+    "schedule": SCHEDULE,
+}
+
+
+def validate_sensor_log(
+    sheet: TextSheet,
+    reference: ImportReference,
+    *,
+    existing_keys: pd.DataFrame | None = None,
+    quarantine_invalid: bool = False,
+    ingest_run_id: str | None = None,
+) -> ImportResult[pa.Table]:
+    """Readings as a TELEMETRY_SCHEMA table. `existing_keys`: machine_id, signal, ts already landed."""
+    return engine.validate(
+        SENSOR_LOG,
+        sheet,
+        reference,
+        existing_keys=existing_keys,
+        quarantine_invalid=quarantine_invalid,
+        ingest_run_id=ingest_run_id,
+    )
+
+
+def validate_downtime(
+    sheet: TextSheet,
+    reference: ImportReference,
+    *,
+    existing_keys: pd.DataFrame | None = None,
+    quarantine_invalid: bool = False,
+) -> ImportResult[pd.DataFrame]:
+    """Stops in the `oee_downtime_events` columns. `existing_keys`: machine_id, start_time."""
+    return engine.validate(
+        DOWNTIME, sheet, reference, existing_keys=existing_keys, quarantine_invalid=quarantine_invalid
+    )
+
+
+def validate_schedule(
+    sheet: TextSheet,
+    reference: ImportReference,
+    *,
+    existing_keys: pd.DataFrame | None = None,
+    quarantine_invalid: bool = False,
+) -> ImportResult[pd.DataFrame]:
+    """Planned runs in the `production_schedules` columns. `existing_keys`: external_id."""
+    return engine.validate(
+        SCHEDULE, sheet, reference, existing_keys=existing_keys, quarantine_invalid=quarantine_invalid
+    )
+
+
+def validate_import(
+    kind: ImportKind,
+    sheet: TextSheet,
+    reference: ImportReference,
+    *,
+    existing_keys: pd.DataFrame | None = None,
+    quarantine_invalid: bool = False,
+    ingest_run_id: str | None = None,
+) -> ImportResult[Any]:
+    """The validator for `kind`, for callers that pick the kind at run time (e.g. a file sensor)."""
+    if kind not in SPECS:
+        raise ValueError(f"unknown import kind {kind!r} (expected one of {', '.join(IMPORT_KINDS)})")
+    return engine.validate(
+        SPECS[kind],
+        sheet,
+        reference,
+        existing_keys=existing_keys,
+        quarantine_invalid=quarantine_invalid,
+        ingest_run_id=ingest_run_id,
+    )
