@@ -1,8 +1,9 @@
 """The Parquet lake: hive-partitioned folders on a local disk or an object store (through fsspec).
 
 Writes never expose half a file: locally a file or a whole partition folder is written under a
-temporary name and renamed into place; on an object store each object PUT is already atomic, and a
-replaced partition's stale objects are removed after the new ones are written.
+temporary name and renamed into place; on an object store each file is encoded in memory first and
+sent in one PUT (atomic), and a replaced partition's stale objects are removed after the new ones are
+written.
 """
 
 from __future__ import annotations
@@ -12,18 +13,27 @@ import shutil
 import uuid
 from collections.abc import Mapping
 from datetime import date
+from typing import TYPE_CHECKING
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.utils import get_protocol
+
+if TYPE_CHECKING:
+    import duckdb
 
 PARQUET_OPTIONS = {"compression": "zstd", "row_group_size": 256_000}
 
 
 class Lake:
     def __init__(self, root: str, storage_options: Mapping[str, object] | None = None) -> None:
-        self.fs, self.root = fsspec.core.url_to_fs(root, **dict(storage_options or {}))
+        options = dict(storage_options or {})
+        if get_protocol(root) != "file":
+            # Other processes write the same prefixes: a cached listing would hide their files.
+            options.setdefault("use_listings_cache", False)
+        self.fs, self.root = fsspec.core.url_to_fs(root, **options)
         self.root = self.root.rstrip("/")
         self.url_root = root.rstrip("/")
         self.is_local = isinstance(self.fs, LocalFileSystem)
@@ -42,11 +52,10 @@ class Lake:
     def write_file(self, relative_path: str, table: pa.Table) -> str:
         """Write one Parquet file atomically; return its path."""
         target = self.path(relative_path)
-        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
         if not self.is_local:
-            with self.fs.open(target, "wb") as handle:
-                pq.write_table(table, handle, **PARQUET_OPTIONS)
+            self.fs.pipe_file(target, _parquet_bytes(table))
             return target
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
         temporary = f"{target}.tmp-{uuid.uuid4().hex}"
         try:
             pq.write_table(table, temporary, **PARQUET_OPTIONS)
@@ -60,13 +69,14 @@ class Lake:
         """Make `relative_folder` hold exactly `files` (name -> table), replacing what was there."""
         target = self.path(relative_folder)
         if not self.is_local:
-            written = [
-                self.write_file(posixpath.join(relative_folder, name), table) for name, table in files.items()
-            ]
-            stale = [p for p in self._list(target) if p not in {self.fs._strip_protocol(w) for w in written}]
-            for path in stale:
-                self.fs.rm(path)
-            return written
+            # Encode every file before the first PUT, so a table that cannot be written changes nothing.
+            payloads = {posixpath.join(target, name): _parquet_bytes(table) for name, table in files.items()}
+            for path, payload in payloads.items():
+                self.fs.pipe_file(path, payload)
+            stale = [path for path in self._list(target) if path not in payloads]
+            if stale:
+                self.fs.rm(stale)
+            return list(payloads)
         parent = posixpath.dirname(target)
         self.fs.makedirs(parent, exist_ok=True)
         staging = f"{target}.tmp-{uuid.uuid4().hex}"
@@ -99,7 +109,18 @@ class Lake:
         tables = [pq.read_table(path, filesystem=self.fs, schema=schema) for path in files]
         return pa.concat_tables(tables)
 
+    def register_in(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Let DuckDB open this lake's `url()`s (s3://...) with the lake's own filesystem and credentials."""
+        if not self.is_local:
+            connection.register_filesystem(self.fs)
+
     def _list(self, folder: str) -> list[str]:
         if not self.fs.exists(folder):
             return []
         return [info["name"] for info in self.fs.ls(folder, detail=True) if info["type"] == "file"]
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    return sink.getvalue().to_pybytes()
