@@ -17,11 +17,12 @@ $(BIN)/oee: pyproject.toml
 
 install: $(BIN)/oee
 
-demo: install system-deps
+demo: install
+	@bash scripts/install-system-deps.sh demo
 	$(BIN)/oee demo
 
 system-deps:
-	@bash scripts/install-system-deps.sh
+	@bash scripts/install-system-deps.sh test
 
 test: install system-deps
 	$(BIN)/pytest

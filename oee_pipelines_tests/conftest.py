@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,20 +16,24 @@ from oee_pipelines.storage.migrations import migrate
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """A migrated warehouse. The embedded server is started for this session and stopped after it."""
     external = os.environ.get("OEE_TEST_DATABASE_URL")
     if external:
         migrate(external)
         yield external
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("warehouse") / "pgdata")
+    # Not under pytest's tmp folder: pytest may tighten its permissions, and the server runs as its
+    # own system user when the tests run as root.
+    folder = Path(tempfile.mkdtemp(prefix="oee-test-warehouse-"))
+    server = EmbeddedPostgres(folder / "pgdata")
     url = server.start()
     try:
         migrate(url)
         yield url
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

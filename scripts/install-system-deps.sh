@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# System packages the demo and the tests use: mosquitto (a real MQTT broker). Installed with apt-get when
-# missing and run as root; otherwise say exactly what to install.
+# System packages from Debian. `demo`: mosquitto (a real MQTT broker). `test`: also LibreOffice Calc
+# (reads the XLSX exports back) and Chromium (the export page and Tableau WDC in a real browser).
+# Installed with apt-get when missing and run as root; otherwise says exactly what to install.
 set -euo pipefail
+purpose=${1:-test}
+declare -A command_of=([mosquitto]=mosquitto [libreoffice-calc-nogui]=libreoffice [chromium]=chromium)
+wanted=(mosquitto)
+[ "$purpose" = test ] && wanted+=(libreoffice-calc-nogui chromium)
 missing=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+for package in "${wanted[@]}"; do
+    command -v "${command_of[$package]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${command_of[$package]}" ] || missing+=("$package")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing system packages: ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # The package starts a system broker on port 1883; the tests start their own on free ports.
+    # The mosquitto package may start a system broker on port 1883; ours start on free ports.
     if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto 2>/dev/null || true; fi
 else
     echo "missing system packages: ${missing[*]}" >&2

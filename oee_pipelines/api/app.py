@@ -1,0 +1,61 @@
+"""The FastAPI sidecar: `create_app(settings)` wires the routers, error handlers and shared services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from oee_pipelines.api import exports, telemetry
+from oee_pipelines.api.deps import ApiServices, get_services
+from oee_pipelines.api.errors import install_error_handlers
+from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.settings import Settings
+from oee_pipelines.storage.warehouse import resolve_database_url
+
+DESCRIPTION = """
+OEE data for BI tools (Power BI, Tableau, Excel) and data engineers.
+
+**Authentication**: every endpoint except `/health` needs an API key (`oee api-key create --org <org>
+--name <name>`), sent as the `X-API-Key` header, `Authorization: Bearer <key>`, or the `api_key` query
+parameter (Power BI's Web connector). A key reads only its own organization's rows.
+
+**Time ranges** are UTC and half-open: a date as the upper bound includes that whole day; a datetime
+as the upper bound is excluded. See `docs/api.md`.
+"""
+
+
+def create_app(
+    settings: Settings, *, database_url: str | None = None, api_settings: ApiSettings | None = None
+) -> FastAPI:
+    """The API app. `database_url` defaults to the configured warehouse (starting the embedded one)."""
+    services = ApiServices(
+        database_url=database_url or resolve_database_url(settings),
+        lake_root=settings.lake_root,
+        settings=api_settings or ApiSettings.from_env(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(title="OEE pipelines API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(exports.router)
+    app.include_router(telemetry.router)
+
+    @app.get("/health", tags=["Operations"], summary="Liveness and warehouse reachability")
+    async def health(services: ApiServices = Depends(get_services)) -> JSONResponse:
+        def probe() -> None:
+            with services.pool.connection() as conn:
+                conn.execute("SELECT 1")
+
+        await run_in_threadpool(probe)
+        return JSONResponse({"status": "ok", "warehouse": "ok"})
+
+    return app

@@ -1,0 +1,81 @@
+"""What every request needs: the warehouse connection pool, the lake, the settings, and the caller's key."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from oee_pipelines.api.auth import ApiIdentity, identify
+from oee_pipelines.api.errors import ApiError
+from oee_pipelines.api.settings import ApiSettings
+
+
+def _configure_connection(conn: Connection) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+class ApiServices:
+    """Shared per app. The pool opens on first use, so building the app touches no database."""
+
+    def __init__(self, database_url: str, lake_root: str, settings: ApiSettings) -> None:
+        self.database_url = database_url
+        self.lake_root = lake_root
+        self.settings = settings
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pool(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self.database_url,
+                    min_size=1,
+                    max_size=self.settings.pool_max_size,
+                    kwargs={"autocommit": True},
+                    configure=_configure_connection,
+                    timeout=30,
+                    name="oee-api",
+                    open=True,
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+
+def get_services(request: Request) -> ApiServices:
+    return request.app.state.services
+
+
+_header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (preferred)")
+_query_key = APIKeyQuery(name="api_key", auto_error=False, description="API key (Power BI Web connector)")
+_bearer_key = HTTPBearer(auto_error=False, description="API key as a bearer token")
+
+
+def require_api_key(
+    services: ApiServices = Depends(get_services),
+    header_key: str | None = Security(_header_key),
+    bearer: HTTPAuthorizationCredentials | None = Security(_bearer_key),
+    query_key: str | None = Security(_query_key),
+) -> ApiIdentity:
+    """The caller's organization; every query is then scoped to it."""
+    key = header_key or (bearer.credentials if bearer else None) or query_key
+    if not key:
+        raise ApiError(
+            401,
+            "X-API-Key",
+            "missing API key: send the X-API-Key header, Authorization: Bearer, or ?api_key=",
+        )
+    with services.pool.connection() as conn:
+        identity = identify(conn, key)
+    if identity is None:
+        raise ApiError(401, "X-API-Key", "unknown or revoked API key")
+    return identity

@@ -1,0 +1,93 @@
+"""Parsing and checking request parameters: time ranges and identifiers, with messages naming them.
+
+Time ranges are half-open, `[start, end)`, in UTC:
+- a date as the lower bound means the start of that day; as the upper bound, the end of that
+  whole day (so `date_from=2025-01-01&date_to=2025-01-30` is 30 full days);
+- an ISO 8601 datetime is an exact instant; as the upper bound it is excluded, which is what
+  Power BI incremental refresh (`>= RangeStart`, `< RangeEnd`) expects. Naive datetimes are UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from oee_pipelines.api.errors import ApiError
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: datetime
+    end: datetime
+
+    @property
+    def first_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(microseconds=1)).date()
+
+
+def parse_bound(text: str, parameter: str, *, upper: bool) -> datetime:
+    """One bound of a range as an aware UTC datetime (see the module docstring for the rules)."""
+    value = text.strip()
+    outside = ApiError(422, parameter, f"{text!r} is outside {EARLIEST.year}-{LATEST.year - 1}")
+    try:
+        if _DATE_ONLY.match(value):
+            instant = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+            instant += timedelta(days=1) if upper else timedelta(0)
+        else:
+            instant = datetime.fromisoformat(value.replace("z", "Z"))
+            instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+    except OverflowError:
+        raise outside from None
+    except ValueError:
+        raise ApiError(
+            422, parameter, f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 datetime"
+        ) from None
+    if not EARLIEST <= instant <= LATEST:
+        raise outside
+    return instant
+
+
+def resolve_time_range(
+    lower: str, upper: str, max_days: int, *, names: tuple[str, str] = ("date_from", "date_to")
+) -> TimeRange:
+    start = parse_bound(lower, names[0], upper=False)
+    end = parse_bound(upper, names[1], upper=True)
+    if end <= start:
+        raise ApiError(422, names[1], f"must be after {names[0]} ({lower} .. {upper} is empty)")
+    if end - start > timedelta(days=max_days):
+        days = (end - start) / timedelta(days=1)
+        raise ApiError(
+            422,
+            names[1],
+            f"the range {lower} .. {upper} spans {days:.1f} days; the maximum is {max_days} days "
+            "(split the export into several requests)",
+        )
+    return TimeRange(start=start, end=end)
+
+
+def check_identifier(value: str, parameter: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ApiError(
+            422,
+            parameter,
+            f"{value[:80]!r} is not a valid id (letters, digits, '_', '.', ':', '-'; up to 64)",
+        )
+    return value
+
+
+def split_metrics(text: str | None, parameter: str = "metrics") -> list[str] | None:
+    """`temperature,pressure` -> ['temperature', 'pressure']; empty or missing -> every signal."""
+    if text is None or not text.strip():
+        return None
+    return [check_identifier(name.strip(), parameter) for name in text.split(",") if name.strip()]

@@ -1,0 +1,33 @@
+"""Settings of the API sidecar that the project-wide `Settings` does not carry (yet)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from oee_pipelines.settings import ConfigError
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, str(default))
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}: must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    max_range_days: int = 366
+    pool_max_size: int = 10
+    # Temporary XLSX workbooks are written here before they are streamed (None: the system temp dir).
+    scratch_dir: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            max_range_days=_positive_int(env, "OEE_API_MAX_RANGE_DAYS", cls.max_range_days),
+            pool_max_size=_positive_int(env, "OEE_API_POOL_SIZE", cls.pool_max_size),
+            scratch_dir=env.get("OEE_API_SCRATCH_DIR") or None,
+        )

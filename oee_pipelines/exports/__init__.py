@@ -1,0 +1,1 @@
+"""Export formats shared by the API and the export assets: column definitions and streaming writers."""

@@ -1,0 +1,125 @@
+"""The streaming writers on small literal tables: what each format holds, and that they stream."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import openpyxl
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from oee_pipelines.exports import writers
+from oee_pipelines.exports.columns import SHIFT_REPORTS, TELEMETRY, ExportTable
+from oee_pipelines.exports.writers import ExportFormat, export_stream, iso_timestamps
+
+
+def shift_report_batch(rows: int = 3) -> pa.RecordBatch:
+    values: dict[str, list] = {column.name: [None] * rows for column in SHIFT_REPORTS.columns}
+    values["shift_date"] = [date(2025, 1, 2)] * rows
+    values["shift_id"] = ["SHIFT-1"] * rows
+    values["line_name"] = ['Line "one", east'] * rows
+    values["shift_start"] = [datetime(2025, 1, 2, 6, tzinfo=UTC)] * rows
+    values["total_pieces"] = list(range(rows))
+    values["oee_pct"] = [81.25] + [None] * (rows - 1)
+    values["status"] = ["final"] * rows
+    return pa.RecordBatch.from_pydict(values, schema=SHIFT_REPORTS.arrow_schema)
+
+
+def collect(
+    export_format: ExportFormat, table: ExportTable, batches: list[pa.RecordBatch], **options: bool
+) -> bytes:
+    return b"".join(export_stream(export_format, table, batches, **options))
+
+
+def test_iso_timestamps_are_utc_with_a_z() -> None:
+    stamps = pa.array(
+        [datetime(2025, 1, 15, 0, 15, 30, 123456, tzinfo=UTC), None], pa.timestamp("us", tz="UTC")
+    )
+    assert iso_timestamps(stamps, "s").to_pylist() == ["2025-01-15T00:15:30Z", None]
+    assert iso_timestamps(stamps, "ms").to_pylist() == ["2025-01-15T00:15:30.123Z", None]
+
+
+def test_csv_holds_header_nulls_quotes_and_dates() -> None:
+    rows = list(
+        csv.reader(io.StringIO(collect(ExportFormat.CSV, SHIFT_REPORTS, [shift_report_batch()]).decode()))
+    )
+    assert rows[0] == SHIFT_REPORTS.column_names
+    record = dict(zip(rows[0], rows[1], strict=True))
+    assert record["shift_date"] == "2025-01-02" and record["shift_start"] == "2025-01-02T06:00:00Z"
+    assert (
+        record["line_name"] == 'Line "one", east'
+        and record["oee_pct"] == "81.25"
+        and record["shift_end"] == ""
+    )
+    assert len(rows) == 4
+
+
+def test_csv_of_no_rows_is_just_the_header_and_can_leave_it_out() -> None:
+    assert collect(ExportFormat.CSV, SHIFT_REPORTS, []).decode().strip().split(",")[0] == '"shift_date"'
+    assert collect(ExportFormat.CSV, SHIFT_REPORTS, [], include_headers=False) == b""
+
+
+def test_json_is_one_array_across_batches() -> None:
+    rows = orjson.loads(
+        collect(ExportFormat.JSON, SHIFT_REPORTS, [shift_report_batch(2), shift_report_batch(1)])
+    )
+    assert len(rows) == 3 and rows[0]["shift_start"] == "2025-01-02T06:00:00Z" and rows[0]["oee_pct"] == 81.25
+    assert rows[1]["oee_pct"] is None and rows[0]["shift_date"] == "2025-01-02"
+    assert orjson.loads(collect(ExportFormat.JSON, SHIFT_REPORTS, [])) == []
+
+
+def test_parquet_keeps_the_types() -> None:
+    table = pq.read_table(io.BytesIO(collect(ExportFormat.PARQUET, SHIFT_REPORTS, [shift_report_batch()])))
+    assert table.schema == SHIFT_REPORTS.arrow_schema
+    assert table.column("shift_start")[0].as_py() == datetime(2025, 1, 2, 6, tzinfo=UTC)
+    assert pq.read_table(io.BytesIO(collect(ExportFormat.PARQUET, SHIFT_REPORTS, []))).num_rows == 0
+
+
+def endless_batches(consumed: list[int]) -> Iterator[pa.RecordBatch]:
+    for index in itertools.count():
+        consumed.append(index)
+        yield TELEMETRY.conform(
+            pa.RecordBatch.from_pydict(
+                {
+                    "ts": pa.array([datetime(2025, 1, 1, tzinfo=UTC)] * 1000, pa.timestamp("us", tz="UTC")),
+                    "machine_id": ["M"] * 1000,
+                    "signal": ["temperature"] * 1000,
+                    "value": [1.5] * 1000,
+                    "text_value": [None] * 1000,
+                    "unit": ["C"] * 1000,
+                    "quality": [100] * 1000,
+                    "source_system": ["test"] * 1000,
+                }
+            )
+        )
+
+
+@pytest.mark.parametrize("export_format", [ExportFormat.CSV, ExportFormat.JSON, ExportFormat.PARQUET])
+def test_writers_yield_before_reading_everything(export_format: ExportFormat) -> None:
+    consumed: list[int] = []
+    chunks = export_stream(export_format, TELEMETRY, endless_batches(consumed))
+    first_chunks = list(itertools.islice(chunks, 3))
+    assert all(first_chunks)
+    assert len(consumed) <= 3 * (writers.PARQUET_ROW_GROUP_ROWS // 1000 + 1)
+
+
+def test_xlsx_is_formatted_and_refuses_more_rows_than_a_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(collect(ExportFormat.XLSX, SHIFT_REPORTS, [shift_report_batch()]))
+    )
+    sheet = workbook.active
+    assert sheet.title == "OEE_Shift_Reports"
+    assert [cell.value for cell in sheet[1]] == SHIFT_REPORTS.column_names
+    assert sheet["A2"].value == datetime(2025, 1, 2) and sheet["A2"].number_format == "yyyy-mm-dd"
+    assert sheet["P2"].value == pytest.approx(0.8125) and sheet["P2"].number_format == "0.000%"
+    assert sheet["P3"].value is None
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:R4"
+    monkeypatch.setattr(writers, "XLSX_MAX_DATA_ROWS", 2)
+    with pytest.raises(writers.TooManyRowsForSheetError):
+        collect(ExportFormat.XLSX, SHIFT_REPORTS, [shift_report_batch()])
