@@ -1,0 +1,1 @@
+"""Historian connectors (PI Web API, AVEVA Historian REST) yielding raw point tables page by page."""

@@ -1,0 +1,347 @@
+"""OSIsoft/AVEVA PI Web API client: tag paths -> WebIds, recorded and interpolated values as Arrow.
+
+Quality (0-100) from the value flags: `Good` false, a system digital state (`IsSystem`, e.g.
+"I/O Timeout") or an `Errors` object -> 0; `Questionable` -> 50; `Substituted` -> 75; otherwise
+100. A digital state gives `text_value` = its `Name` and `value` = its `Value`.
+
+Paging: PI silently truncates a stream at `maxCount` values, so a stream that returned exactly
+`maxCount` values is asked again from its last timestamp T. The re-query repeats every value at
+T that was already returned (several values may share T), so the client remembers how many
+values at T it has and skips exactly those. A full page of values all at the page's start time
+means `maxCount` or more values share one timestamp, which time-based paging cannot get past
+(SourceDataError: raise `max_count`). Ranges are `[start, end)`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+from oee_pipelines.connectors.errors import SourceDataError, SourceSystemError
+from oee_pipelines.connectors.historian.points import (
+    HistorianCredentials,
+    Page,
+    chunked,
+    decode_json,
+    micros,
+    parse_wire_times,
+    points_table,
+    run_pages,
+    wire_time,
+)
+from oee_pipelines.connectors.http import RetryingHttpClient, RetryPolicy
+
+SYSTEM = "pi"
+# PI's default MaxReturnedItemsPerCall; asking for more is a 400.
+PI_MAX_RETURNED_ITEMS_PER_CALL = 150_000
+VALUE_FIELDS = "Timestamp;Value;Good;Questionable;Substituted"
+STREAM_FIELDS = ";".join(f"Items.{field}" for field in VALUE_FIELDS.split(";"))
+STREAMSET_FIELDS = "Items.WebId;Items.Name;Items.WebException;" + ";".join(
+    f"Items.Items.{field}" for field in VALUE_FIELDS.split(";")
+)
+
+
+class PiState(msgspec.Struct):
+    """A digital state, a system state, or an error object in place of a value."""
+
+    Name: str | None = None
+    Value: float | None = None
+    IsSystem: bool = False
+    Errors: list[str] | None = None
+
+
+class PiValue(msgspec.Struct):
+    Timestamp: str
+    Value: float | PiState | None = None
+    Good: bool = True
+    Questionable: bool = False
+    Substituted: bool = False
+
+
+class PiWebException(msgspec.Struct):
+    StatusCode: int | None = None
+    Errors: list[str] = []
+
+
+class PiStream(msgspec.Struct):
+    WebId: str | None = None
+    Name: str | None = None
+    Items: list[PiValue] = []
+    WebException: PiWebException | None = None
+
+
+class PiStreamSet(msgspec.Struct):
+    Items: list[PiStream]
+
+
+class PiValues(msgspec.Struct):
+    Items: list[PiValue]
+
+
+class PiPoint(msgspec.Struct):
+    WebId: str
+    Name: str = ""
+
+
+class PiMultipleItem(msgspec.Struct):
+    Identifier: str
+    Object: PiPoint | None = None
+    Exception: PiWebException | None = None
+
+
+class PiMultiple(msgspec.Struct):
+    Items: list[PiMultipleItem]
+
+
+@dataclass(frozen=True)
+class StreamCursor:
+    """Where the next page of one stream starts: `start`, skipping `seen_at_start` values at it."""
+
+    tag: str
+    web_id: str
+    seen_at_start: int = 0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    streams: tuple[StreamCursor, ...]
+    start: datetime
+    end: datetime
+
+
+class PiWebApiClient:
+    """One PI Web API server; `base_url` ends with `/piwebapi`, tags are names on `data_server`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        data_server: str,
+        credentials: HistorianCredentials,
+        *,
+        max_count: int = 50_000,
+        tags_per_request: int = 10,
+        concurrency: int = 4,
+        policy: RetryPolicy | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self.data_server = data_server
+        self.max_count = max_count
+        self.tags_per_request = tags_per_request
+        self.concurrency = concurrency
+        self._http = RetryingHttpClient(
+            SYSTEM,
+            base_url.rstrip("/") + "/",
+            policy=policy,
+            auth=credentials.httpx_auth(),
+            headers=credentials.headers(),
+            verify=verify,
+        )
+        self._stream_decoder = msgspec.json.Decoder(PiValues)
+        self._streamset_decoder = msgspec.json.Decoder(PiStreamSet)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PiWebApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def tag_path(self, tag: str) -> str:
+        return f"\\\\{self.data_server}\\{tag}"
+
+    def web_id(self, tag: str) -> str:
+        """The WebId of one tag (`GET points?path=`)."""
+        response = self._http.get("points", params={"path": self.tag_path(tag)}, call=f"find PI point {tag}")
+        return decode_json(
+            msgspec.json.Decoder(PiPoint), response.content, SYSTEM, f"find PI point {tag}"
+        ).WebId
+
+    def web_ids(self, tags: Sequence[str]) -> dict[str, str]:
+        """WebIds of many tags (`GET points/multiple?path=..&path=..`); SourceDataError names unknown tags."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for group in chunked(list(tags), 100):
+            call = f"find {len(group)} PI points"
+            params = [("path", self.tag_path(tag)) for tag in group]
+            response = self._http.get("points/multiple", params=params, call=call)
+            items = decode_json(msgspec.json.Decoder(PiMultiple), response.content, SYSTEM, call).Items
+            for tag, item in zip(group, items, strict=True):
+                if item.Object is None:
+                    missing.append(tag)
+                else:
+                    found[tag] = item.Object.WebId
+        if missing:
+            raise SourceDataError(SYSTEM, "find PI points", f"unknown tags: {', '.join(missing)}")
+        return found
+
+    def read_recorded(self, tags: Sequence[str], start: datetime, end: datetime) -> Iterator[pa.Table]:
+        """Recorded values with start <= ts < end, one raw point table per response."""
+        web_ids = self.web_ids(tags)
+        first = [
+            RecordedRequest(tuple(StreamCursor(tag, web_ids[tag]) for tag in group), start, end)
+            for group in chunked(list(tags), self.tags_per_request)
+        ]
+        return run_pages(first, self._recorded_page, self.concurrency)
+
+    def read_interpolated(
+        self, tags: Sequence[str], start: datetime, end: datetime, interval: timedelta
+    ) -> Iterator[pa.Table]:
+        """Interpolated values every `interval` from `start` up to (not including) `end`."""
+        web_ids = self.web_ids(tags)
+        span = interval * (self.max_count - 1)
+        for tag in tags:
+            chunk_start = start
+            while chunk_start < end:
+                chunk_end = min(chunk_start + span, end - timedelta(microseconds=1))
+                yield self._interpolated_chunk(tag, web_ids[tag], chunk_start, chunk_end, interval)
+                chunk_start = chunk_end + interval
+
+    # Internals.
+    def _recorded_page(self, request: RecordedRequest) -> Page[RecordedRequest]:
+        call = (
+            f"recorded values of {', '.join(c.tag for c in request.streams)} from {wire_time(request.start)}"
+        )
+        params: list[tuple[str, str | int]] = [
+            ("startTime", wire_time(request.start)),
+            ("endTime", wire_time(request.end)),
+            ("maxCount", self.max_count),
+            ("boundaryType", "Inside"),
+        ]
+        if len(request.streams) == 1:
+            web_id = request.streams[0].web_id
+            params.append(("selectedFields", STREAM_FIELDS))
+            response = self._http.get(f"streams/{web_id}/recorded", params=params, call=call)
+            streams = [
+                PiStream(
+                    WebId=web_id,
+                    Items=decode_json(self._stream_decoder, response.content, SYSTEM, call).Items,
+                )
+            ]
+        else:
+            params += [("webId", cursor.web_id) for cursor in request.streams]
+            params.append(("selectedFields", STREAMSET_FIELDS))
+            response = self._http.get("streamsets/recorded", params=params, call=call)
+            streams = decode_json(self._streamset_decoder, response.content, SYSTEM, call).Items
+        return self._page_of(request, streams, call)
+
+    def _page_of(self, request: RecordedRequest, streams: list[PiStream], call: str) -> Page[RecordedRequest]:
+        if len(streams) != len(request.streams):
+            raise SourceDataError(
+                SYSTEM, call, f"asked for {len(request.streams)} streams, got {len(streams)}"
+            )
+        for cursor, stream in zip(request.streams, streams, strict=True):
+            if stream.WebException is not None:
+                reason = "; ".join(stream.WebException.Errors) or "no reason given"
+                raise SourceSystemError(
+                    SYSTEM, call, f"tag {cursor.tag}: {reason}", status_code=stream.WebException.StatusCode
+                )
+        tags = [cursor.tag for cursor in request.streams]
+        ts_us, value, text, quality = _columns([stream.Items for stream in streams])
+        lengths = np.array([len(stream.Items) for stream in streams], dtype=np.int64)
+        codes = np.repeat(np.arange(len(tags), dtype=np.int32), lengths)
+        keep = ts_us < micros(request.end)
+        continuing: dict[datetime, list[StreamCursor]] = defaultdict(list)
+        bounds = np.concatenate(([0], np.cumsum(lengths)))
+        for index, cursor in enumerate(request.streams):
+            stream_ts = ts_us[bounds[index] : bounds[index + 1]]
+            keep[bounds[index] : bounds[index] + _already_seen(stream_ts, request.start, cursor)] = False
+            if len(stream_ts) >= self.max_count:
+                next_start, next_cursor = self._continuation(stream_ts, request, cursor, call)
+                if next_start < request.end:
+                    continuing[next_start].append(next_cursor)
+        table = points_table(tags, codes[keep], ts_us[keep], value[keep], _taken(text, keep), quality[keep])
+        next_requests = [
+            RecordedRequest(tuple(cursors), next_start, request.end)
+            for next_start, cursors in continuing.items()
+        ]
+        return Page(table, next_requests)
+
+    def _continuation(
+        self, stream_ts: np.ndarray, request: RecordedRequest, cursor: StreamCursor, call: str
+    ) -> tuple[datetime, StreamCursor]:
+        last = int(stream_ts[-1])
+        seen_at_last = int(np.count_nonzero(stream_ts == last))
+        if last == micros(request.start) and seen_at_last <= cursor.seen_at_start:
+            raise SourceDataError(
+                SYSTEM,
+                call,
+                f"tag {cursor.tag}: {self.max_count} or more values share one timestamp; raise max_count",
+            )
+        next_start = request.start + timedelta(microseconds=last - micros(request.start))
+        return next_start, StreamCursor(cursor.tag, cursor.web_id, seen_at_last)
+
+    def _interpolated_chunk(
+        self, tag: str, web_id: str, start: datetime, end: datetime, interval: timedelta
+    ) -> pa.Table:
+        call = f"interpolated values of {tag} from {wire_time(start)}"
+        params = {
+            "startTime": wire_time(start),
+            "endTime": wire_time(end),
+            "interval": f"{interval.total_seconds():g}s",
+            "selectedFields": STREAM_FIELDS,
+        }
+        response = self._http.get(f"streams/{web_id}/interpolated", params=params, call=call)
+        items = decode_json(self._stream_decoder, response.content, SYSTEM, call).Items
+        ts_us, value, text, quality = _columns([items])
+        return points_table([tag], np.zeros(len(items), np.int32), ts_us, value, text, quality)
+
+
+def _already_seen(stream_ts: np.ndarray, start: datetime, cursor: StreamCursor) -> int:
+    """How many leading values of a re-queried stream were returned by the previous page."""
+    if cursor.seen_at_start == 0:
+        return 0
+    at_start = int(np.count_nonzero(stream_ts == micros(start)))
+    return min(at_start, cursor.seen_at_start)
+
+
+def _columns(
+    streams: list[list[PiValue]],
+) -> tuple[np.ndarray, np.ndarray, list[str | None] | None, np.ndarray]:
+    """Timestamps, numbers, texts and 0-100 quality of the values of several streams, concatenated."""
+    items = [item for stream in streams for item in stream]
+    ts_us = parse_wire_times([item.Timestamp for item in items])
+    good = np.array([item.Good for item in items], dtype=bool)
+    questionable = np.array([item.Questionable for item in items], dtype=bool)
+    substituted = np.array([item.Substituted for item in items], dtype=bool)
+    raw_values = [item.Value for item in items]
+    try:
+        value = np.array(raw_values, dtype=np.float64)
+        text: list[str | None] | None = None
+    except TypeError:
+        value, text, good = _split_states(raw_values, good)
+    quality = np.select([~good, questionable, substituted], [0, 50, 75], 100).astype(np.int16)
+    return ts_us, value, text, quality
+
+
+def _split_states(
+    raw_values: list[float | PiState | None], good: np.ndarray
+) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+    """Numbers and texts out of values that hold digital states, system states or error objects."""
+    value = np.full(len(raw_values), np.nan)
+    text: list[str | None] = [None] * len(raw_values)
+    good = good.copy()
+    for index, raw in enumerate(raw_values):
+        if isinstance(raw, PiState):
+            if raw.Errors is not None or raw.IsSystem:
+                good[index] = False
+                text[index] = raw.Name if raw.Errors is None else "; ".join(raw.Errors)
+            else:
+                value[index] = np.nan if raw.Value is None else raw.Value
+                text[index] = raw.Name
+        elif raw is not None:
+            value[index] = raw
+    return value, text, good
+
+
+def _taken(text: list[str | None] | None, keep: np.ndarray) -> list[str | None] | None:
+    if text is None:
+        return None
+    return [text[index] for index in np.flatnonzero(keep)]
