@@ -1,0 +1,227 @@
+"""The MQTT ingester: a long-running subscriber that makes every message durable before acknowledging it.
+
+MQTT v5 with a fixed client id, `clean_start=False` and a session expiry interval, so the broker
+keeps the subscriptions and queues QoS 1 messages while the ingester is down. Messages arrive with
+`manual_ack=True`; they are appended to the local buffer and acknowledged (PUBACK) only after the
+batch they belong to was flushed and fsynced: every `flush_max_messages` messages, or at the latest
+`flush_interval_seconds` after the oldest unsynced one. A crash loses nothing: an unacknowledged
+message is sent again by the broker (a duplicate the mapping removes by key).
+
+    python -m oee_pipelines.connectors.iot.ingester --broker-host 127.0.0.1 --broker-port 1883 \
+        --topic 'factory/#' --buffer-dir /var/lib/oee/iot-buffer --client-id oee-ingester-1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pandas as pd
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from oee_pipelines.connectors.iot.buffer import BufferWriter, writer_name_for
+from oee_pipelines.connectors.iot.intake import MessageIntake, read_sensor_registry
+
+logger = logging.getLogger(__name__)
+SYSTEM = "mqtt"
+
+
+@dataclass(frozen=True)
+class IngesterConfig:
+    broker_host: str
+    broker_port: int
+    topics: tuple[str, ...]
+    buffer_dir: Path
+    client_id: str
+    sensors: pd.DataFrame | None = None
+    username: str | None = None
+    password: str | None = None
+    session_expiry_seconds: int = 7 * 24 * 3600
+    # Receive Maximum: how many unacknowledged messages the broker may have in flight to us. It must
+    # exceed flush_max_messages, or the broker stops sending before a batch is full.
+    receive_maximum: int = 2000
+    flush_max_messages: int = 500
+    flush_interval_seconds: float = 0.005
+    segment_max_bytes: int = 64 * 1024 * 1024
+    segment_max_seconds: float = 60.0
+    keepalive_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class IngesterStats:
+    accepted: int
+    quarantined: int
+    recovered_segments: int
+
+
+class _Ingester:
+    """Callbacks on paho's network thread; the caller's thread flushes on time and rotates segments."""
+
+    def __init__(
+        self, config: IngesterConfig, client: mqtt.Client, writer: BufferWriter, subscribed: threading.Event
+    ) -> None:
+        self.config = config
+        self.subscribed = subscribed
+        self.client = client
+        self.writer = writer
+        self.intake = MessageIntake(writer, config.sensors)
+        self.lock = threading.Lock()
+        self.pending: list[tuple[int, int]] = []
+        self.oldest_pending = 0.0
+
+    def on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            logger.error("broker refused the connection: %s", reason)
+            return
+        logger.info("connected (session present: %s)", flags.session_present)
+        client.subscribe([(topic, 1) for topic in self.config.topics])
+
+    def on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], properties: Any
+    ) -> None:
+        refused = [(topic, r) for topic, r in zip(self.config.topics, reasons, strict=False) if r.is_failure]
+        for topic, reason in refused:
+            logger.error("subscription to %s refused: %s", topic, reason)
+        if not refused:
+            logger.info("subscribed to %s", ", ".join(self.config.topics))
+            self.subscribed.set()
+
+    def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.intake.accept(SYSTEM, message.topic, message.payload)
+            if not self.pending:
+                self.oldest_pending = time.monotonic()
+            self.pending.append((message.mid, message.qos))
+            if len(self.pending) >= self.config.flush_max_messages:
+                self.sync_and_ack()
+
+    def flush_if_due(self) -> None:
+        with self.lock:
+            due = time.monotonic() - self.oldest_pending >= self.config.flush_interval_seconds
+            if self.pending and due:
+                self.sync_and_ack()
+            if not self.pending:
+                self.writer.rotate_if_due()
+
+    def sync_and_ack(self) -> None:
+        self.writer.sync()
+        for mid, qos in self.pending:
+            self.client.ack(mid, qos)
+        self.pending.clear()
+
+
+def run_ingester(
+    config: IngesterConfig,
+    stop_event: threading.Event | None = None,
+    subscribed: threading.Event | None = None,
+) -> IngesterStats:
+    """Ingest until `stop_event` is set; then make everything durable, acknowledge it and disconnect.
+
+    `subscribed` is set once the broker granted every subscription.
+    """
+    stop = stop_event or threading.Event()
+    writer = BufferWriter(
+        config.buffer_dir,
+        writer_name_for(config.client_id),
+        segment_max_bytes=config.segment_max_bytes,
+        segment_max_seconds=config.segment_max_seconds,
+    )
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=config.client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=True,
+    )
+    ingester = _Ingester(config, client, writer, subscribed or threading.Event())
+    client.on_connect = ingester.on_connect
+    client.on_subscribe = ingester.on_subscribe
+    client.on_message = ingester.on_message
+    client.on_connect_fail = lambda *_: logger.warning("cannot reach the broker; retrying")
+    if config.username:
+        client.username_pw_set(config.username, config.password)
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    try:
+        _connect(client, config)
+        client.loop_start()
+        while not stop.wait(config.flush_interval_seconds):
+            ingester.flush_if_due()
+        with ingester.lock:
+            ingester.sync_and_ack()
+        client.disconnect()
+        client.loop_stop()
+    finally:
+        writer.close()
+    return IngesterStats(ingester.intake.accepted, ingester.intake.quarantined, len(writer.recovered))
+
+
+def _connect(client: mqtt.Client, config: IngesterConfig) -> None:
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = config.session_expiry_seconds
+    properties.ReceiveMaximum = config.receive_maximum
+    # Asynchronous: a broker that is not up yet (or restarts) is retried by paho's loop, not fatal.
+    client.connect_async(
+        config.broker_host,
+        config.broker_port,
+        keepalive=config.keepalive_seconds,
+        clean_start=False,
+        properties=properties,
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> IngesterConfig:
+    parser = argparse.ArgumentParser(
+        description="Subscribe to MQTT sensor topics into a durable local buffer."
+    )
+    parser.add_argument("--broker-host", default="127.0.0.1")
+    parser.add_argument("--broker-port", type=int, default=1883)
+    parser.add_argument("--topic", action="append", required=True, help="topic filter; repeat for more")
+    parser.add_argument("--buffer-dir", type=Path, required=True)
+    parser.add_argument("--client-id", required=True, help="stable id: the broker keeps its session")
+    parser.add_argument("--sensors", type=Path, help="iot_sensors CSV/Parquet: quarantine unknown sensors")
+    parser.add_argument("--username")
+    parser.add_argument("--password")
+    parser.add_argument("--flush-max-messages", type=int, default=500)
+    parser.add_argument("--flush-interval-ms", type=float, default=5.0)
+    parser.add_argument("--segment-max-seconds", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    return IngesterConfig(
+        broker_host=args.broker_host,
+        broker_port=args.broker_port,
+        topics=tuple(args.topic),
+        buffer_dir=args.buffer_dir,
+        client_id=args.client_id,
+        sensors=read_sensor_registry(args.sensors) if args.sensors else None,
+        username=args.username,
+        password=args.password,
+        flush_max_messages=args.flush_max_messages,
+        flush_interval_seconds=args.flush_interval_ms / 1000.0,
+        segment_max_seconds=args.segment_max_seconds,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = parse_args(argv)
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
+    stats = run_ingester(config, stop)
+    logger.info("stopped: %d messages buffered, %d quarantined", stats.accepted, stats.quarantined)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
