@@ -11,14 +11,20 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from oee_pipelines.cli.dagster_home import ensure_dagster_home
 from oee_pipelines.settings import Settings
+from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
+from oee_pipelines.simulator.serve import SimulatedSources
 from oee_pipelines.storage.migrations import migrate
 from oee_pipelines.storage.warehouse import resolve_database_url
 
 HOST = "127.0.0.1"
+# With no plant systems configured, the simulated plant serves orders around today.
+SIMULATED_PAST, SIMULATED_FUTURE = timedelta(days=90), timedelta(days=14)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +49,23 @@ def run_up(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     ensure_dagster_home(settings)
     migrate(resolve_database_url(settings))
+    with ExitStack() as stack:
+        if not os.environ.get("OEE_CONFIG_FILE"):
+            os.environ["OEE_CONFIG_FILE"] = str(_start_simulated_sources(settings, stack))
+        return _supervise(args)
+
+
+def _start_simulated_sources(settings: Settings, stack: ExitStack) -> Path:
+    """Serve the simulated plant's MES, ERP and historians on loopback; return the connector YAML."""
+    plant = SimulatedPlant(load_plant_description(settings.plant_file), seed=settings.simulator_seed)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    sources = stack.enter_context(SimulatedSources(plant, today - SIMULATED_PAST, today + SIMULATED_FUTURE))
+    print(f"simulated source systems: {', '.join(sources.base_urls().values())}")
+    return sources.write_connector_config(settings.data_dir / "simulated_sources.yml")
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Start every service, wait until one exits (or Ctrl-C), then stop them all by PID."""
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in service_commands(args).items():
