@@ -23,6 +23,7 @@ from oee_pipelines.storage.migrations import migrate
 from oee_pipelines.storage.warehouse import resolve_database_url
 
 HOST = "127.0.0.1"
+WORKSPACE_YAML = Path(__file__).resolve().parents[2] / "workspace.yaml"
 # With no plant systems configured, the simulated plant serves orders around today.
 SIMULATED_PAST, SIMULATED_FUTURE = timedelta(days=90), timedelta(days=14)
 
@@ -39,7 +40,7 @@ def service_commands(args: argparse.Namespace) -> dict[str, list[str]]:
     return {
         "dagster": [
             str(bin_dir / "dagster"), "dev", "-h", HOST, "-p", str(args.dagster_port),
-            "-m", "oee_pipelines.definitions",
+            "-w", str(WORKSPACE_YAML),
         ],
         "api": [str(bin_dir / "oee"), "api", "--host", HOST, "--port", str(args.api_port)],
     }  # fmt: skip
