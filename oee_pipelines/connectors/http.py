@@ -20,6 +20,7 @@ from tenacity import (
 )
 
 from oee_pipelines.connectors.errors import SourceAuthError, SourceSystemError
+from oee_pipelines.observability.metrics import CONNECTOR_ERRORS, CONNECTOR_RETRIES
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
@@ -38,7 +39,7 @@ class _RetryableResponse(Exception):
         super().__init__(f"HTTP {response.status_code}")
 
 
-def _retry_after_seconds(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -89,7 +90,7 @@ class RetryingHttpClient:
     def _wait_seconds(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RetryableResponse):
-            retry_after = _retry_after_seconds(exc.response)
+            retry_after = retry_after_seconds(exc.response)
             if retry_after is not None:
                 return min(retry_after, self.policy.backoff_max_seconds)
         backoff = self.policy.backoff_initial_seconds * (2 ** (state.attempt_number - 1))
@@ -97,6 +98,13 @@ class RetryingHttpClient:
 
     def request(self, method: str, url: str, *, call: str | None = None, **kwargs: Any) -> httpx.Response:
         """Send a request; return the 2xx response or raise `SourceSystemError` naming the call."""
+        try:
+            return self._request(method, url, call=call, **kwargs)
+        except SourceSystemError as error:
+            CONNECTOR_ERRORS.labels(self.system, type(error).__name__).inc()
+            raise
+
+    def _request(self, method: str, url: str, *, call: str | None, **kwargs: Any) -> httpx.Response:
         call_name = call or f"{method} {url}"
 
         def send() -> httpx.Response:
@@ -110,6 +118,7 @@ class RetryingHttpClient:
             stop=stop_after_attempt(self.policy.attempts),
             wait=self._wait_seconds,
             sleep=self._sleep,
+            before_sleep=lambda _: CONNECTOR_RETRIES.labels(self.system).inc(),
             reraise=True,
         )
         try:

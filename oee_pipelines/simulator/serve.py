@@ -17,10 +17,14 @@ import yaml
 from starlette.types import ASGIApp
 
 from oee_pipelines.simulator.plant import SimulatedPlant
-from oee_pipelines.simulator.servers.mes_rest import MesRestCredentials, MesRestSimulator
+from oee_pipelines.simulator.servers.aveva_historian import AvevaHistorianSimulator
+from oee_pipelines.simulator.servers.mes_rest import SEED_FIELD_NAMES, MesRestCredentials, MesRestSimulator
 from oee_pipelines.simulator.servers.mes_soap import MesSoapSimulator
 from oee_pipelines.simulator.servers.oracle_ebs import OracleEbsSimulator
+from oee_pipelines.simulator.servers.pi_web_api import PiWebApiSimulator
+from oee_pipelines.simulator.servers.point_source import HistorianLogin, PointSource
 from oee_pipelines.simulator.servers.runtime import ServerThread
+from oee_pipelines.simulator.servers.sap_odata import ROOT as SAP_ROOT
 from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
 from oee_pipelines.simulator.servers.source_data import SourceData
 
@@ -43,6 +47,7 @@ def _mes_rest_config(base_url: str) -> tuple[str, dict[str, Any]]:
         "system_type": "custom_rest",
         "base_url": base_url,
         "auth_type": "oauth2",
+        "field_mappings": dict(SEED_FIELD_NAMES),
         "credentials": {"client_id": credentials.client_id, "client_secret": credentials.client_secret},
     }
 
@@ -51,10 +56,22 @@ def _sap_config(base_url: str) -> tuple[str, dict[str, Any]]:
     credentials = SapCredentials()
     return "erp", {
         "system_type": "sap_odata",
-        "base_url": base_url,
+        "base_url": base_url + SAP_ROOT,
         "auth_type": "basic",
         "credentials": {"username": credentials.username, "password": credentials.password},
     }
+
+
+def _historian_config(
+    system: str, path: str, extra: dict[str, Any]
+) -> Callable[[str], tuple[str, dict[str, Any]]]:
+    login = HistorianLogin()
+
+    def config(base_url: str) -> tuple[str, dict[str, Any]]:
+        credentials = {"username": login.username, "password": login.password}
+        return "historian", {system: {"base_url": base_url + path, "credentials": credentials, **extra}}
+
+    return config
 
 
 SIMULATED_SYSTEMS: list[SimulatedSystem] = [
@@ -62,6 +79,16 @@ SIMULATED_SYSTEMS: list[SimulatedSystem] = [
     SimulatedSystem("mes_soap", lambda plant, source: MesSoapSimulator(source).app, lambda url: ("", {})),
     SimulatedSystem("sap_odata", lambda plant, source: SapODataSimulator(source).app, _sap_config),
     SimulatedSystem("oracle_ebs", lambda plant, source: OracleEbsSimulator(source).app, lambda url: ("", {})),
+    SimulatedSystem(
+        "pi_web_api",
+        lambda plant, source: PiWebApiSimulator(PointSource.from_plant(plant, "pi")).app,
+        _historian_config("pi", "/piwebapi", {"data_server": "PISRV01"}),
+    ),
+    SimulatedSystem(
+        "aveva_historian",
+        lambda plant, source: AvevaHistorianSimulator(PointSource.from_plant(plant, "aveva")).app,
+        _historian_config("aveva", "", {}),
+    ),
 ]
 
 
@@ -100,7 +127,8 @@ class SimulatedSources:
         for system in SIMULATED_SYSTEMS:
             section, settings = system.config(self.servers[system.name].base_url)
             if section:
-                config[section] = settings
+                # Several systems share one section (PI and AVEVA under `historian`).
+                config.setdefault(section, {}).update(settings)
         return config
 
     def write_connector_config(self, path: Path) -> Path:

@@ -1,0 +1,279 @@
+"""MES/ERP sync: work orders through the SAP OData connector into the warehouse, and the MES/ERP API
+latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
+
+1. 100,000 work orders (2,000 quick) served by the SAP OData simulator in this process are read one
+   order per request (`A_ProductionOrder_2('<order>')`, 8 in flight), checked against the warehouse's
+   lines and products, and upserted: rows/s, against the warehouse's raw binary COPY of the same rows.
+2. `POST /api/mes/schedules/sync/` (launches a run on a real dagster-webserver whose queued run
+   coordinator only queues it) and `GET /api/erp/labor/` (reads the warehouse) under 20 concurrent
+   clients with a fixed request count: p50 / p95 in ms and errors. No baseline: the figure is held
+   against the seed's 2 s target (`ratio` = p95 / 2,000 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest.mock import patch
+
+import httpx
+import psycopg
+import pyarrow as pa
+
+from benchmarks.common import scratch_warehouse
+from oee_pipelines.api.app import create_app
+from oee_pipelines.api.auth import create_api_key
+from oee_pipelines.api.dagster_runs import DagsterRuns
+from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.connectors.erp import make_erp_connector
+from oee_pipelines.connectors.mes.base import WORK_ORDER_COLUMNS
+from oee_pipelines.defs.mes.assets import checked_references
+from oee_pipelines.defs.mes.sync import fetch_each
+from oee_pipelines.defs.mes.warehouse_io import upsert_frame
+from oee_pipelines.resources.erp import ERPResource
+from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.settings import Settings
+from oee_pipelines.simulator.servers.mes_rest import MesRestCredentials
+from oee_pipelines.simulator.servers.runtime import ServerThread
+from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
+from oee_pipelines.simulator.servers.source_data import Record, SourceData
+from oee_pipelines.storage.bulk_load import copy_arrow
+from oee_pipelines_tests.defs.mes.sources import seed_reference
+from oee_pipelines_tests.defs.mes.webserver import dagster_webserver, write_connector_config
+
+START = datetime(2025, 1, 13, tzinfo=UTC)
+CLIENTS = 20
+TARGET_P95_MS = 2000.0
+QUEUE_ONLY_INSTANCE = """
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+telemetry:
+  enabled: false
+"""
+
+
+class IndexedSourceData(SourceData):
+    """The simulator's records with an index by order number, so a 100,000-order MES answers in O(1)."""
+
+    def index_work_orders(self) -> None:
+        self._by_number = {o["work_order_number"]: o for o in self.work_orders}
+
+    def work_order(self, work_order_number: str) -> Record | None:
+        return self._by_number.get(work_order_number)
+
+
+def work_orders(count: int) -> list[Record]:
+    return [
+        {
+            "work_order_number": f"WO-{n:07d}",
+            "line_id": "LINE-001",
+            "product_id": "PROD-001",
+            "recipe_id": None,
+            "planned_quantity": 1000 + n % 500,
+            "actual_quantity": n % 900,
+            "status": "in_progress",
+            "planned_start": START + timedelta(minutes=n),
+            "planned_end": START + timedelta(minutes=n + 90),
+        }
+        for n in range(count)
+    ]
+
+
+def run(quick: bool) -> list[dict]:
+    order_count, requests = (2_000, 100) if quick else (100_000, 1_000)
+    with scratch_warehouse() as url:
+        seed_reference(url)
+        rows = [_work_order_sync(url, order_count)]
+        rows += _api_latency(url, requests)
+    return rows
+
+
+def _work_order_sync(url: str, count: int) -> dict:
+    source = IndexedSourceData.from_records(work_orders=work_orders(count))
+    source.index_work_orders()
+    warehouse = WarehouseResource(database_url=url)
+    with ServerThread(SapODataSimulator(source).app) as server:
+        credentials = SapCredentials()
+        resource = ERPResource(
+            system_type="sap_odata",
+            base_url=f"{server.base_url}/sap/opu/odata/sap",
+            username=credentials.username,
+            password=credentials.password,
+            timeout_seconds=60,
+        )
+        numbers = [o["work_order_number"] for o in source.work_orders]
+        started = time.perf_counter()
+        with make_erp_connector(resource.connection_config()) as connector:
+            fetched = fetch_each(
+                connector.get_work_order,
+                numbers,
+                entity="work_order",
+                key_field="work_order_number",
+                columns=WORK_ORDER_COLUMNS,
+                parallel=8,
+            )
+        checked = checked_references(
+            warehouse,
+            fetched,
+            "work_order",
+            "wo_number",
+            {"product_id": ("products", []), "line_id": ("production_lines", [])},
+        )
+        data, counts = upsert_frame(warehouse, "work_orders", checked.frame, ["org_id", "wo_number"])
+        seconds = time.perf_counter() - started
+    if counts.created != count or checked.rejected:
+        raise RuntimeError(
+            f"expected {count} orders created, got {counts} and {len(checked.rejected)} rejected"
+        )
+    baseline_seconds = _copy_seconds(url, data)
+    value, baseline = count / seconds, count / baseline_seconds
+    return {
+        "name": f"mes/erp: {count:,} work orders via SAP OData -> warehouse",
+        "value": value,
+        "unit": "rows/s",
+        "seconds": seconds,
+        "baseline_name": "warehouse binary COPY of the same rows",
+        "baseline_value": baseline,
+        "ratio": value / baseline,
+    }
+
+
+def _copy_seconds(url: str, data: pa.Table) -> float:
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE work_orders CASCADE")
+        started = time.perf_counter()
+        copy_arrow(conn, "work_orders", data)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def _api_latency(url: str, requests: int) -> list[dict]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        _, key = create_api_key(conn, "demo", "bench")
+        conn.execute(
+            """INSERT INTO labor_costs (org_id, line_id, cost_center, work_date, labor_hours, hourly_rate,
+                   labor_cost, source_system)
+               VALUES ('demo', 'LINE-001', 'CC-L001-PROD', '2025-01-13', 24, 42.5, 1020, 'sap_odata')"""
+        )
+    with tempfile.TemporaryDirectory(prefix="oee-bench-mes-api-") as folder:
+        mes = MesRestCredentials()
+        config_file = write_connector_config(
+            Path(folder) / "connectors.yml",
+            {
+                "mes": {
+                    "system_type": "custom_rest",
+                    "base_url": "http://127.0.0.1:9",  # never called: the queued run does not execute
+                    "auth_type": "oauth2",
+                    "credentials": {"client_id": mes.client_id, "client_secret": mes.client_secret},
+                }
+            },
+        )
+        env = {"OEE_CONFIG_FILE": str(config_file), "OEE_DATABASE_URL": url, "OEE_DATA_DIR": folder}
+        with (
+            patch.dict(os.environ, env),
+            dagster_webserver(
+                Path(folder) / "dagster_home", env, instance_yaml=QUEUE_ONLY_INSTANCE
+            ) as graphql_url,
+        ):
+            app = create_app(Settings.from_env(), database_url=url, api_settings=ApiSettings())
+            app.state.dagster_runs = DagsterRuns(graphql_url)
+            with ServerThread(app) as api:
+                headers = {"X-API-Key": key}
+                sync = _measure(
+                    requests,
+                    lambda client: client.post(
+                        f"{api.base_url}/api/mes/schedules/sync/",
+                        json={"line_id": "LINE-001"},
+                        headers=headers,
+                    ),
+                    expected_status=202,
+                )
+                labor = _measure(
+                    requests,
+                    lambda client: client.get(
+                        f"{api.base_url}/api/erp/labor/",
+                        params={"line_id": "LINE-001", "date": "2025-01-13"},
+                        headers=headers,
+                    ),
+                    expected_status=200,
+                )
+    return [
+        *_latency_rows("POST /api/mes/schedules/sync/ (launch)", sync),
+        *_latency_rows("GET /api/erp/labor/", labor),
+    ]
+
+
+def _measure(
+    requests: int, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], expected_status: int
+) -> dict:
+    """`requests` requests from `CLIENTS` concurrent clients; latencies in ms and the error count."""
+
+    async def main() -> dict:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for index in range(requests):
+            queue.put_nowait(index)
+        latencies: list[float] = []
+        errors = 0
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            nonlocal errors
+            while not queue.empty():
+                queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    response = await send(client)
+                    ok = response.status_code == expected_status
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += 0 if ok else 1
+
+        started = time.perf_counter()
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=CLIENTS)) as client:
+            await asyncio.gather(*(worker(client) for _ in range(CLIENTS)))
+        return {"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - started}
+
+    return asyncio.run(main())
+
+
+def _latency_rows(endpoint: str, measured: dict) -> list[dict]:
+    latencies = sorted(measured["latencies"])
+    p50 = statistics.median(latencies)
+    p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
+    common = {
+        "seconds": measured["seconds"],
+        "baseline_name": "seed target P95",
+        "baseline_value": TARGET_P95_MS,
+    }
+    return [
+        {
+            "name": f"{endpoint}, {CLIENTS} clients: p50",
+            "value": p50,
+            "unit": "ms",
+            **common,
+            "ratio": p50 / TARGET_P95_MS,
+        },
+        {
+            "name": f"{endpoint}, {CLIENTS} clients: p95",
+            "value": p95,
+            "unit": "ms",
+            **common,
+            "ratio": p95 / TARGET_P95_MS,
+        },
+        {
+            "name": f"{endpoint}, {CLIENTS} clients: errors of {len(latencies)}",
+            "value": measured["errors"],
+            "unit": "requests",
+            "seconds": measured["seconds"],
+            "baseline_name": "",
+            "baseline_value": None,
+            "ratio": None,
+        },
+    ]

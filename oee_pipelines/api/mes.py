@@ -1,0 +1,212 @@
+"""MES endpoints (seed 002 §1.1): schedule sync, recipe download and order push-back, each launched as a
+Dagster run of the same assets the 15-minute schedule materializes, and the status of those runs.
+
+An endpoint answers 202 with the run id and a status URL at once; the run does the work. The
+configured MES serves one organization (the `mes` section's `org_id`): only that organization's keys
+may launch its syncs, and a key sees only its own organization's runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from oee_pipelines.api.auth import ApiIdentity
+from oee_pipelines.api.dagster_runs import (
+    ORG_TAG,
+    REQUESTED_BY_TAG,
+    DagsterRuns,
+    DagsterUnavailableError,
+    RunNotFoundError,
+)
+from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
+from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
+from oee_pipelines.api.params import IDENTIFIER_PATTERN, parse_bound
+from oee_pipelines.api.queries import require_owned
+from oee_pipelines.defs.mes.run_config import (
+    MES_ORDER_STATUS_JOB,
+    MES_RECIPE_DOWNLOAD_JOB,
+    MES_SCHEDULE_SYNC_JOB,
+    mes_sync_run_config,
+    pushback_run_config,
+)
+from oee_pipelines.settings import Settings
+
+router = APIRouter(tags=["MES"])
+RUNS_PATH = "/api/mes/runs/{run_id}"
+LAUNCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **COMMON_ERROR_RESPONSES,
+    403: {"description": "The configured source system serves another organization"},
+    503: {"description": "The source system is not configured, or Dagster is unreachable"},
+}
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=64)]
+
+
+class LaunchedRun(BaseModel):
+    run_id: str
+    job_name: str
+    status_url: str
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    job_name: str
+    status: str = Field(description="Dagster run status: QUEUED, STARTING, STARTED, SUCCESS, FAILURE, ...")
+
+
+class ScheduleSyncRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "line_id": "LINE-001",
+                    "start_date": "2025-10-05T00:00:00Z",
+                    "end_date": "2025-10-12T00:00:00Z",
+                }
+            ]
+        },
+    )
+
+    line_id: Identifier | None = Field(default=None, description="one line; every active line when absent")
+    start_date: str | None = Field(default=None, max_length=40, description="default now-1 day")
+    end_date: str | None = Field(
+        default=None, max_length=40, description="default now+7 days; a date includes that whole day"
+    )
+
+
+class RecipeDownloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"recipe_ids": ["RCP-001"]}]})
+
+    recipe_ids: list[Identifier] = Field(min_length=1, max_length=100)
+
+
+class OrderStatusRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"work_order_ids": ["WO-000001"]}]}
+    )
+
+    work_order_ids: list[Identifier] = Field(
+        default=[], max_length=1000, description="only these orders; every completed order when empty"
+    )
+
+
+def dagster_runs(request: Request) -> DagsterRuns:
+    """The app's Dagster client settings (`app.state.dagster_runs`, else from OEE_DAGSTER_GRAPHQL_URL)."""
+    runs = getattr(request.app.state, "dagster_runs", None)
+    if runs is None:
+        runs = request.app.state.dagster_runs = DagsterRuns.from_env()
+    return runs
+
+
+def require_source_org(section: str, identity: ApiIdentity) -> None:
+    """The `section` source must be configured and serve the caller's organization."""
+    config = Settings.from_env().connectors.get(section)
+    if not config:
+        raise ApiError(503, None, f"no `{section}` source system configured (OEE_CONFIG_FILE)")
+    if config.get("org_id", "demo") != identity.org_id:
+        raise ApiError(403, None, f"the configured `{section}` system serves another organization")
+
+
+async def launch(
+    runs: DagsterRuns, job_name: str, run_config: dict[str, Any], identity: ApiIdentity
+) -> LaunchedRun:
+    tags = {ORG_TAG: identity.org_id, REQUESTED_BY_TAG: f"api:{identity.name}"}
+    try:
+        run_id = await run_in_threadpool(runs.launch_job, job_name, run_config, tags)
+    except DagsterUnavailableError as exc:
+        raise ApiError(503, None, str(exc)) from None
+    return LaunchedRun(run_id=run_id, job_name=job_name, status_url=RUNS_PATH.format(run_id=run_id))
+
+
+@router.post(
+    "/api/mes/schedules/sync/",
+    status_code=202,
+    response_model=LaunchedRun,
+    responses=LAUNCH_RESPONSES,
+    summary="Sync production schedules (with their work orders and recipes) from the MES",
+)
+async def sync_schedules(
+    body: ScheduleSyncRequest,
+    identity: ApiIdentity = Depends(require_api_key),
+    services: ApiServices = Depends(get_services),
+    runs: DagsterRuns = Depends(dagster_runs),
+) -> LaunchedRun:
+    require_source_org("mes", identity)
+    if body.line_id:
+        await run_in_threadpool(require_owned, services.pool, identity.org_id, line_id=body.line_id)
+    start = parse_bound(body.start_date, "start_date", upper=False) if body.start_date else None
+    end = parse_bound(body.end_date, "end_date", upper=True) if body.end_date else None
+    if start and end and end <= start:
+        raise ApiError(422, "end_date", "must be after start_date")
+    run_config = mes_sync_run_config(
+        start=start.isoformat() if start else None,
+        end=end.isoformat() if end else None,
+        line_id=body.line_id,
+        downloaded_by=f"api:{identity.name}",
+    )
+    return await launch(runs, MES_SCHEDULE_SYNC_JOB, run_config, identity)
+
+
+@router.post(
+    "/api/mes/recipes/download/",
+    status_code=202,
+    response_model=LaunchedRun,
+    responses=LAUNCH_RESPONSES,
+    summary="Download recipes from the MES and record the download with its version",
+)
+async def download_recipes(
+    body: RecipeDownloadRequest,
+    identity: ApiIdentity = Depends(require_api_key),
+    runs: DagsterRuns = Depends(dagster_runs),
+) -> LaunchedRun:
+    require_source_org("mes", identity)
+    run_config = mes_sync_run_config(recipe_ids=list(body.recipe_ids), downloaded_by=f"api:{identity.name}")
+    return await launch(runs, MES_RECIPE_DOWNLOAD_JOB, run_config, identity)
+
+
+@router.post(
+    "/api/mes/orders/update/",
+    status_code=202,
+    response_model=LaunchedRun,
+    responses=LAUNCH_RESPONSES,
+    summary="Push completed work orders' status and good quantity back to the MES",
+)
+async def update_orders(
+    body: OrderStatusRequest,
+    identity: ApiIdentity = Depends(require_api_key),
+    runs: DagsterRuns = Depends(dagster_runs),
+) -> LaunchedRun:
+    require_source_org("mes", identity)
+    return await launch(runs, MES_ORDER_STATUS_JOB, pushback_run_config(list(body.work_order_ids)), identity)
+
+
+async def run_status(
+    run_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f\-]{8,64}$")],
+    identity: ApiIdentity = Depends(require_api_key),
+    runs: DagsterRuns = Depends(dagster_runs),
+) -> RunStatus:
+    """A run launched by this API for the caller's organization."""
+    try:
+        run = await run_in_threadpool(runs.run, run_id)
+    except RunNotFoundError:
+        run = None
+    except DagsterUnavailableError as exc:
+        raise ApiError(503, None, str(exc)) from None
+    if run is None or run.tags.get(ORG_TAG) != identity.org_id:
+        raise ApiError(404, "run_id", f"no run {run_id} of your organization")
+    return RunStatus(run_id=run.run_id, job_name=run.job_name, status=run.status)
+
+
+router.add_api_route(
+    RUNS_PATH,
+    run_status,
+    methods=["GET"],
+    response_model=RunStatus,
+    responses=COMMON_ERROR_RESPONSES,
+    summary="Status of a MES or ERP run launched through the API",
+)

@@ -1,0 +1,13 @@
+"""The ERP job the API launches: the material master sync."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from oee_pipelines.defs.mes.run_config import ERP_MATERIALS_SYNC_JOB
+
+erp_materials_sync_job = dg.define_asset_job(
+    ERP_MATERIALS_SYNC_JOB,
+    selection=dg.AssetSelection.assets("erp_materials"),
+    description="Sync the material master from the ERP.",
+)

@@ -1,0 +1,37 @@
+"""The MES/ERP jobs: the 15-minute sync of everything, and one job per API action (`run_config.py`
+names them and builds their run config)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from oee_pipelines.defs.mes.assets import RECIPES, SCHEDULES, WORK_ORDERS
+from oee_pipelines.defs.mes.run_config import (
+    MES_ERP_SYNC_JOB,
+    MES_ORDER_STATUS_JOB,
+    MES_RECIPE_DOWNLOAD_JOB,
+    MES_SCHEDULE_SYNC_JOB,
+    PUSHBACK_OPERATION,
+)
+
+mes_erp_sync_job = dg.define_asset_job(
+    MES_ERP_SYNC_JOB,
+    selection=dg.AssetSelection.groups("mes", "erp"),
+    description="Sync recipes, work orders and schedules from the MES, push completed orders back, "
+    "and sync materials and labour costs from the ERP.",
+)
+mes_schedule_sync_job = dg.define_asset_job(
+    MES_SCHEDULE_SYNC_JOB,
+    selection=dg.AssetSelection.assets(RECIPES, WORK_ORDERS, SCHEDULES),
+    description="Sync the MES schedule of a window with its work orders and recipes.",
+)
+mes_recipe_download_job = dg.define_asset_job(
+    MES_RECIPE_DOWNLOAD_JOB,
+    selection=dg.AssetSelection.assets(RECIPES),
+    description="Download recipes from the MES (by id, or those the window's schedule names).",
+)
+mes_order_status_job = dg.define_asset_job(
+    MES_ORDER_STATUS_JOB,
+    selection=dg.AssetSelection.assets(PUSHBACK_OPERATION),
+    description="Push completed work orders' status and quantity back to the MES.",
+)

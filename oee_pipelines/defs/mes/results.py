@@ -1,0 +1,80 @@
+"""The materialization a MES/ERP sync shows: the table's standard metadata, the audit counts, and an
+asset check that turns PARTIAL (rejected records) or FAILED visibly yellow in the UI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from oee_pipelines.defs.mes.sync import SUCCESS, SyncOutcome
+from oee_pipelines.defs.mes.warehouse_io import SyncContext, record_failure
+from oee_pipelines.defs.metadata import table_metadata
+from oee_pipelines.resources.warehouse import WarehouseResource
+
+SYNC_CHECK = "sync_complete"
+REJECTIONS_SHOWN = 20
+
+
+def sync_check_spec(asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        SYNC_CHECK,
+        asset=asset,
+        description="Every record the source sent landed; WARN when the sync is PARTIAL (records rejected).",
+    )
+
+
+def sync_metadata(outcome: SyncOutcome) -> dict[str, Any]:
+    metadata: dict[str, Any] = dict(outcome.counts())
+    if outcome.rejected:
+        shown = outcome.errors_json()[:REJECTIONS_SHOWN]
+        metadata["rejected_records"] = dg.MetadataValue.json(shown)
+    return metadata
+
+
+def sync_result(
+    asset: str,
+    outcome: SyncOutcome,
+    data: pa.Table,
+    *,
+    time_column: str | None = None,
+    with_check: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> dg.MaterializeResult:
+    """The materialization of one synced table, with its `sync_complete` check result."""
+    metadata = sync_metadata(outcome)
+    check = dg.AssetCheckResult(
+        check_name=SYNC_CHECK,
+        asset_key=asset,
+        passed=outcome.status == SUCCESS,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
+    return dg.MaterializeResult(
+        asset_key=asset,
+        metadata=table_metadata(data, time_column=time_column, extra={**metadata, **(extra or {})}),
+        check_results=[check] if with_check else None,
+    )
+
+
+@contextmanager
+def failures_audited(
+    warehouse: WarehouseResource, context: SyncContext, entities: Sequence[str]
+) -> Iterator[None]:
+    """A sync that raises still leaves FAILED audit rows naming the error, then fails the run."""
+    try:
+        yield
+    except Exception as error:
+        record_failure(warehouse, context, entities, error)
+        raise
+
+
+def selected_names(context: dg.AssetExecutionContext) -> set[str]:
+    return {key.to_user_string() for key in context.selected_asset_keys}
+
+
+def check_selected(context: dg.AssetExecutionContext, asset: str) -> bool:
+    return dg.AssetCheckKey(dg.AssetKey(asset), SYNC_CHECK) in context.selected_asset_check_keys

@@ -1,0 +1,5 @@
+"""Fixtures: the seeded warehouse and the MES/ERP simulators serving the sample records."""
+
+from oee_pipelines_tests.defs.mes.sources import source_data, sources, warehouse_url
+
+__all__ = ["source_data", "sources", "warehouse_url"]
