@@ -1,0 +1,119 @@
+"""`historian_points`: PI / AVEVA points of each UTC day in the lake, backfilled a range per run.
+
+A ranged backfill is one run (`BackfillPolicy.single_run()`) that walks the days. Each day that
+lands is reported as its own partition materialization as soon as it is written; a day that fails
+is named with its reason and the run fails after the other days, so the UI shows the good days
+materialized and the bad one failed, and re-running that day completes it. A step retry skips the
+days this run already materialized.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from oee_pipelines.defs.historian.backfill import (
+    DayResult,
+    HistorianBackfill,
+    NothingToBackfillError,
+    failed_days_message,
+)
+from oee_pipelines.defs.historian.run_tags import BackfillRequest
+from oee_pipelines.defs.metadata import preview_markdown, table_schema
+from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
+from oee_pipelines.resources.historian import HistorianResource
+from oee_pipelines.resources.lake import LakeResource
+from oee_pipelines.resources.warehouse import WarehouseResource
+
+HISTORIAN_POOL = "historian"
+# The connector already retried each request; a step retry covers a historian that is down for longer.
+HISTORIAN_RETRY = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
+
+
+@dg.asset(
+    name="historian_points",
+    group_name="historian",
+    kinds={"parquet"},
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=HISTORIAN_POOL,
+    retry_policy=HISTORIAN_RETRY,
+    output_required=False,
+    deps=["historian_tag_mappings"],
+    description="Recorded values of every mapped PI / AVEVA tag, mapped to the telemetry schema, one lake "
+    "folder per source and UTC day (telemetry/source=pi|aveva/date=YYYY-MM-DD/). Backfill ranges from the "
+    "asset graph or `dagster asset materialize --partition-range`.",
+)
+def historian_points(
+    context: dg.AssetExecutionContext,
+    historian: HistorianResource,
+    warehouse: WarehouseResource,
+    lake: LakeResource,
+) -> Iterator[dg.AssetMaterialization]:
+    all_days = partition_days(context)
+    done_earlier = _days_materialized_by_this_run(context) if context.retry_number else set()
+    days = [day for day in all_days if day.isoformat() not in done_earlier]
+    if not days:
+        return
+    backfill = HistorianBackfill(
+        historian,
+        warehouse,
+        lake.lake(),
+        BackfillRequest.from_run_tags(context.run.tags),
+        context.run.run_id,
+        context.log,
+    )
+    try:
+        plans = backfill.plan(days)
+    except NothingToBackfillError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    context.log.info(f"historian_points: {len(days)} days from {', '.join(p.system for p in plans)}")
+    failures: list[DayResult] = []
+    for day in days:
+        result = backfill.run_day(day, plans)
+        if result.error:
+            failures.append(result)
+        else:
+            yield dg.AssetMaterialization(
+                asset_key=context.asset_key, partition=day.isoformat(), metadata=_day_metadata(result)
+            )
+    message = failed_days_message(failures, len(all_days)) if failures else None
+    backfill.close(plans, message)
+    if failures:
+        raise dg.Failure(
+            description=message,
+            metadata={"failed_days": [failure.day.isoformat() for failure in failures]},
+            allow_retries=not all(failure.permanent for failure in failures),
+        )
+
+
+def _day_metadata(result: DayResult) -> dict[str, Any]:
+    unmapped = {
+        f"{system}:{tag}": points for system, tags in result.unmapped.items() for tag, points in tags.items()
+    }
+    metadata: dict[str, Any] = {
+        "dagster/row_count": result.rows_written,
+        "dagster/column_schema": table_schema(TELEMETRY_SCHEMA),
+        "points_fetched": sum(result.points_fetched.values()),
+        "points_imported": sum(result.points_imported.values()),
+        "points_by_system": dict(result.points_imported),
+        "unmapped_tags": unmapped,
+        "preview": preview_markdown(result.preview),
+    }
+    if result.first_ts is not None:
+        metadata["first_timestamp"] = dg.MetadataValue.timestamp(result.first_ts)
+        metadata["last_timestamp"] = dg.MetadataValue.timestamp(result.last_ts)
+    return metadata
+
+
+def _days_materialized_by_this_run(context: dg.AssetExecutionContext) -> set[str]:
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return {
+        str(record.event_log_entry.dagster_event.partition)
+        for record in records
+        if record.event_log_entry.dagster_event is not None
+        and record.event_log_entry.dagster_event.asset_key == context.asset_key
+    }
