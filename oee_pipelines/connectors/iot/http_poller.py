@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -30,9 +29,10 @@ import orjson
 import pandas as pd
 import yaml
 
-from oee_pipelines.connectors.http import _retry_after_seconds
+from oee_pipelines.connectors.http import retry_after_seconds
 from oee_pipelines.connectors.iot.buffer import BufferWriter
 from oee_pipelines.connectors.iot.intake import MessageIntake, read_sensor_registry
+from oee_pipelines.connectors.iot.termination import stop_on_termination
 
 logger = logging.getLogger(__name__)
 SYSTEM = "http"
@@ -128,7 +128,7 @@ async def _fetch(client: httpx.AsyncClient, endpoint: PollEndpoint) -> bytes:
     except httpx.TransportError as error:
         raise _PollFailed(repr(error)) from error
     if response.status_code >= 400:
-        raise _PollFailed(f"HTTP {response.status_code}", _retry_after_seconds(response))
+        raise _PollFailed(f"HTTP {response.status_code}", retry_after_seconds(response))
     return response.content
 
 
@@ -205,9 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         endpoints = endpoints_from_sensors(sensors, args.base_url)
     else:
         parser.error("give --config, or --sensors with --base-url")
-    stop = threading.Event()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signal_number, lambda *_: stop.set())
+    stop = stop_on_termination()
     config = PollerConfig(endpoints, args.buffer_dir, writer_name=args.writer_name, sensors=sensors)
     stats = run_poller(config, stop)
     logger.info("stopped: %d polls, %d failures", stats.polls, stats.failures)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from oee_pipelines.connectors.iot.buffer import BufferWriter, writer_name_for
 from oee_pipelines.connectors.iot.intake import MessageIntake, read_sensor_registry
+from oee_pipelines.connectors.iot.termination import stop_on_termination
+from oee_pipelines.observability.exposition import serving_metrics
+from oee_pipelines.observability.metrics import (
+    IOT_BUFFER_LAG,
+    IOT_BUFFERED,
+    IOT_FSYNC_BATCHES,
+    IOT_QUARANTINED,
+    IOT_RECEIVED,
+)
 
 logger = logging.getLogger(__name__)
 SYSTEM = "mqtt"
@@ -56,6 +65,7 @@ class IngesterConfig:
     segment_max_bytes: int = 64 * 1024 * 1024
     segment_max_seconds: float = 60.0
     keepalive_seconds: int = 30
+    metrics_port: int | None = None  # serve Prometheus metrics on 127.0.0.1 (main() only)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class _Ingester:
         self.lock = threading.Lock()
         self.pending: list[tuple[int, int]] = []
         self.oldest_pending = 0.0
+        self.received_metric = IOT_RECEIVED.labels(SYSTEM)
+        self.buffered_metric = IOT_BUFFERED.labels(SYSTEM)
+        self.quarantined_metric = IOT_QUARANTINED.labels(SYSTEM)
+        self.lag_metric = IOT_BUFFER_LAG.labels(SYSTEM)
 
     def on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
@@ -101,7 +115,11 @@ class _Ingester:
 
     def on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self.lock:
-            self.intake.accept(SYSTEM, message.topic, message.payload)
+            self.received_metric.inc()
+            if self.intake.accept(SYSTEM, message.topic, message.payload):
+                self.buffered_metric.inc()
+            else:
+                self.quarantined_metric.inc()
             if not self.pending:
                 self.oldest_pending = time.monotonic()
             self.pending.append((message.mid, message.qos))
@@ -110,7 +128,9 @@ class _Ingester:
 
     def flush_if_due(self) -> None:
         with self.lock:
-            due = time.monotonic() - self.oldest_pending >= self.config.flush_interval_seconds
+            waited = time.monotonic() - self.oldest_pending
+            self.lag_metric.set(waited if self.pending else 0.0)
+            due = waited >= self.config.flush_interval_seconds
             if self.pending and due:
                 self.sync_and_ack()
             if not self.pending:
@@ -118,6 +138,8 @@ class _Ingester:
 
     def sync_and_ack(self) -> None:
         self.writer.sync()
+        if self.pending:
+            IOT_FSYNC_BATCHES.labels(SYSTEM).inc()
         for mid, qos in self.pending:
             self.client.ack(mid, qos)
         self.pending.clear()
@@ -196,6 +218,7 @@ def parse_args(argv: Sequence[str] | None) -> IngesterConfig:
     parser.add_argument("--flush-max-messages", type=int, default=500)
     parser.add_argument("--flush-interval-ms", type=float, default=5.0)
     parser.add_argument("--segment-max-seconds", type=float, default=60.0)
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on 127.0.0.1:PORT")
     args = parser.parse_args(argv)
     return IngesterConfig(
         broker_host=args.broker_host,
@@ -209,16 +232,17 @@ def parse_args(argv: Sequence[str] | None) -> IngesterConfig:
         flush_max_messages=args.flush_max_messages,
         flush_interval_seconds=args.flush_interval_ms / 1000.0,
         segment_max_seconds=args.segment_max_seconds,
+        metrics_port=args.metrics_port,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = parse_args(argv)
-    stop = threading.Event()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signal_number, lambda *_: stop.set())
-    stats = run_ingester(config, stop)
+    stop = stop_on_termination()
+    metrics = serving_metrics(config.metrics_port) if config.metrics_port is not None else nullcontext()
+    with metrics:
+        stats = run_ingester(config, stop)
     logger.info("stopped: %d messages buffered, %d quarantined", stats.accepted, stats.quarantined)
     return 0
 

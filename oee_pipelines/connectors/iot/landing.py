@@ -13,8 +13,11 @@ An hour is complete when it has ended and every segment that may hold its readin
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +37,7 @@ from oee_pipelines.connectors.iot.buffer import (
 )
 from oee_pipelines.domain.iot_mapping import (
     QUARANTINE_COLUMNS,
+    MappedReadings,
     empty_quarantine,
     flatten_messages,
     map_readings,
@@ -43,6 +47,7 @@ from oee_pipelines.domain.iot_mapping import (
 HOUR = timedelta(hours=1)
 INDEX_SUFFIX = ".hours.json"
 STATE_FILE = "landing-state.json"
+LOCK_FILE = "landing.lock"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class HourStatus:
     complete: list[datetime]  # every hour with readings whose segments are all closed
     landed: list[datetime]
     late: list[datetime]  # landed hours that received readings since
+    # Closed segments holding each complete hour: grows with every late arrival, so a lander can tell
+    # one landing of an hour (its "generation") from the next.
+    segment_counts: dict[datetime, int] = field(default_factory=dict)
 
     @property
     def to_land(self) -> list[datetime]:
@@ -76,28 +84,79 @@ def land_hour(
 
     Call `mark_landed(buffer_dir, hour_start, stats.segments)` once the result is written.
     """
-    hour = _hour(hour_start)
-    segments = [path for path in closed_segments(buffer_dir) if hour in segment_hours(path)]
+    return next(land_hours(buffer_dir, [hour_start], sensors, ingest_run_id))
+
+
+def land_hours(
+    buffer_dir: Path, hours: Iterable[datetime], sensors: pd.DataFrame, ingest_run_id: str = ""
+) -> Iterator[tuple[pa.Table, pd.DataFrame, LandingStats]]:
+    """`land_hour` for each hour in turn, lazily: each hour's segments are looked up when it is reached.
+
+    Consecutive hours held by the same segments (a device flushing days of readings at once) share one
+    decode and mapping of those segments instead of repeating it per hour.
+    """
+    hours_of_segment: dict[Path, set[pd.Timestamp]] = {}
+    intake_quarantine = _intake_quarantine(buffer_dir)
+    decoded: _DecodedSegments | None = None
+    for hour in map(_hour, hours):
+        segments = []
+        for path in closed_segments(buffer_dir):
+            if path not in hours_of_segment:
+                hours_of_segment[path] = segment_hours(path)  # a closed segment never changes
+            if hour in hours_of_segment[path]:
+                segments.append(path)
+        if decoded is None or decoded.segments != segments:
+            decoded = _decode(segments, sensors, ingest_run_id)
+        yield _hour_of(decoded, hour, intake_quarantine)
+
+
+@dataclass(frozen=True)
+class _DecodedSegments:
+    segments: list[Path]
+    messages: int
+    raw: pd.DataFrame
+    reading_hours: pd.Series  # the hour of each raw reading's own timestamp (NaT if it has none)
+    rejected: pd.DataFrame
+    mapped: MappedReadings
+
+
+def _decode(segments: list[Path], sensors: pd.DataFrame, ingest_run_id: str) -> _DecodedSegments:
     records = [read_records(path) for path in segments]
     raw, rejected = _flatten(records)
-    mapped = map_readings(raw, sensors, ingest_run_id)
+    return _DecodedSegments(
+        segments=segments,
+        messages=sum(len(columns) for columns in records),
+        raw=raw,
+        reading_hours=parse_timestamps(raw["raw_ts"]).dt.floor("h"),
+        rejected=rejected,
+        mapped=map_readings(raw, sensors, ingest_run_id),
+    )
+
+
+def _hour_of(
+    decoded: _DecodedSegments, hour: pd.Timestamp, intake_quarantine: pd.DataFrame
+) -> tuple[pa.Table, pd.DataFrame, LandingStats]:
+    mapped = decoded.mapped
     in_hour = pc.and_(
         pc.greater_equal(mapped.telemetry["ts"], pa.scalar(hour, pa.timestamp("us", tz="UTC"))),
         pc.less(mapped.telemetry["ts"], pa.scalar(hour + HOUR, pa.timestamp("us", tz="UTC"))),
     )
     telemetry = mapped.telemetry.filter(in_hour)
     quarantine = pd.concat(
-        [_in_hour(frame, hour) for frame in (mapped.quarantine, rejected, _intake_quarantine(buffer_dir))],
+        [_in_hour(frame, hour) for frame in (mapped.quarantine, decoded.rejected, intake_quarantine)],
         ignore_index=True,
     )
+    # Readings of this hour that are neither quarantined nor in the telemetry were duplicates.
+    quarantined_readings = int(mapped.quarantine["ts"].dt.floor("h").eq(hour).sum())
+    readings_in_hour = int(decoded.reading_hours.eq(hour).sum())
     stats = LandingStats(
         hour_start=hour.to_pydatetime(),
-        segments=[path.name for path in segments],
-        messages=sum(len(columns) for columns in records),
-        readings=len(raw),
+        segments=[path.name for path in decoded.segments],
+        messages=decoded.messages,
+        readings=len(decoded.raw),
         telemetry_rows=telemetry.num_rows,
         quarantined=len(quarantine),
-        duplicates_removed=mapped.duplicates_removed,
+        duplicates_removed=readings_in_hour - quarantined_readings - telemetry.num_rows,
     )
     return telemetry, quarantine, stats
 
@@ -118,7 +177,25 @@ def hour_status(buffer_dir: Path, now: datetime | None = None) -> HourStatus:
         complete=[hour.to_pydatetime() for hour in complete],
         landed=[hour.to_pydatetime() for hour in landed],
         late=[hour.to_pydatetime() for hour in late],
+        segment_counts={hour.to_pydatetime(): len(segments_by_hour[hour]) for hour in {*complete, *late}},
     )
+
+
+@contextmanager
+def landing_lock(buffer_dir: Path) -> Iterator[None]:
+    """Hold while one hour is landed, written and marked: landings of one buffer run one at a time.
+
+    Two landers of the same hour (a late re-landing started while the first still runs) would otherwise
+    let the one that read fewer segments finish last and record them, and `landing-state.json` is
+    read-modify-written.
+    """
+    buffer_dir.mkdir(parents=True, exist_ok=True)
+    with (buffer_dir / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def mark_landed(buffer_dir: Path, hour_start: datetime, segments: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""IoT stage: hourly landing of the MQTT/HTTP sensor buffer into the lake, and the sensor that drives it."""
