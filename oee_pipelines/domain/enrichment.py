@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from oee_pipelines.domain.intervals import TimeAxis, flatten_latest, lookup, to_micros
-from oee_pipelines.domain.telemetry import to_telemetry_table
+from oee_pipelines.domain.telemetry import PIECES_GOOD, PIECES_REJECTED, to_telemetry_table
 
 CANCELLED_STATUSES = {"cancelled", "canceled"}
+COUNTER_SIGNALS = [PIECES_GOOD, PIECES_REJECTED]
 
 SCHEDULE_CONTEXT = {
     "schedule_ref": pa.string(),
@@ -127,7 +128,11 @@ def build_context(
 
 
 def enrich_telemetry(readings: pa.Table | pd.DataFrame, context: ProductionContext) -> EnrichmentResult:
-    """Append the context columns (`CONTEXT_FIELDS`) to every reading, as of its `ts`."""
+    """Append the context columns (`CONTEXT_FIELDS`) to every reading, as of its `ts`.
+
+    A counter increment counts the pieces of `(ts - interval, ts]`, so it takes the context of the
+    instant just before `ts`: the last minute of an order is valued at that order's cycle time.
+    """
     table = readings if isinstance(readings, pa.Table) else to_telemetry_table(readings)
     line_keys = pd.Index(
         pd.concat(
@@ -135,7 +140,7 @@ def enrich_telemetry(readings: pa.Table | pd.DataFrame, context: ProductionConte
         ).unique()
     )
     codes = _line_codes(table, context.machine_lines, line_keys)
-    micros = _ts_micros(table)
+    micros = _context_micros(table)
     axis = TimeAxis.covering(micros, groups=len(line_keys))
     query = axis.encode(np.clip(codes, 0, None), micros)
     found: dict[str, np.ndarray] = {}
@@ -172,9 +177,11 @@ def _line_codes(table: pa.Table, machine_lines: pd.DataFrame, line_keys: pd.Inde
     return pc.fill_null(codes, -1).to_numpy().astype(np.int64)
 
 
-def _ts_micros(table: pa.Table) -> np.ndarray:
-    ts = pc.cast(table["ts"], pa.timestamp("us", tz="UTC"))
-    return pc.cast(ts, pa.int64()).to_numpy()
+def _context_micros(table: pa.Table) -> np.ndarray:
+    """The instant whose context each reading takes: `ts`, or 1 µs before it for counter increments."""
+    ts = pc.cast(pc.cast(table["ts"], pa.timestamp("us", tz="UTC")), pa.int64()).to_numpy()
+    is_counter = pc.is_in(table["signal"], value_set=pa.array(COUNTER_SIGNALS)).to_numpy(zero_copy_only=False)
+    return ts - is_counter.astype(np.int64)
 
 
 def _segment_index(

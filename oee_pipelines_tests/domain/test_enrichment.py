@@ -71,8 +71,10 @@ def context():
     )
 
 
-def readings(*stamps: str, machine: str = "M1", line: str | None = "L1") -> pd.DataFrame:
-    rows = [counter(machine, ts, 1) for ts in stamps]
+def readings(
+    *stamps: str, machine: str = "M1", line: str | None = "L1", signal: str = "temperature"
+) -> pd.DataFrame:
+    rows = [counter(machine, ts, 1, signal=signal) for ts in stamps]
     frame = pd.DataFrame(rows).assign(site_id="SITE-01", line_id=line, unit=None, ingest_run_id="run")
     return frame
 
@@ -94,6 +96,16 @@ def test_each_reading_gets_the_context_as_of_its_timestamp() -> None:
         "operator,supervisor"
     }
     assert result.context_share == 1.0
+
+
+def test_a_counter_increment_takes_the_context_of_the_instant_before_its_timestamp() -> None:
+    # pieces at 10:00 were made in (09:59, 10:00]: still WO-2 (09:00-10:00), not WO-1; at 12:00 still WO-1.
+    result = enrich_telemetry(
+        readings("2025-01-06 10:00", "2025-01-06 12:00", signal="pieces_good"), context()
+    )
+    table = result.table.to_pandas()
+    assert list(table["work_order_id"]) == ["WO-2", "WO-1"]
+    assert list(table["ideal_cycle_time_s"]) == [20.0, 30.0]
 
 
 def test_readings_outside_a_schedule_have_no_schedule_context_and_do_not_count_in_the_share() -> None:

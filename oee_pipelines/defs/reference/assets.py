@@ -1,4 +1,4 @@
-"""Plant reference data (organizations, sites, lines, machines, shifts, products, recipes, registries).
+"""Plant reference data (organizations, sites, lines, machines, shifts, products, registries).
 
 Until the MES/ERP connectors own them, they come from the plant description of the simulator.
 Each table is one asset upserted on its natural key, so re-materializing changes nothing that did
@@ -35,7 +35,6 @@ REFERENCE_TABLES = [
     ),
     ReferenceTable("operators", ["id"], ["organizations"], "Operators and their roles."),
     ReferenceTable("products", ["id"], ["organizations"], "Products made."),
-    ReferenceTable("recipes", ["id"], ["products", "production_lines"], "Recipes with ideal cycle times."),
     ReferenceTable(
         "reason_codes", ["org_id", "code"], ["organizations"], "Downtime reason codes and loss classes."
     ),
