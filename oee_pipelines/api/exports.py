@@ -10,17 +10,18 @@ from fastapi.responses import StreamingResponse
 
 from oee_pipelines.api.auth import ApiIdentity
 from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
-from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
-from oee_pipelines.api.params import IDENTIFIER_PATTERN, TimeRange, resolve_time_range
-from oee_pipelines.api.queries import (
+from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES
+from oee_pipelines.api.params import IDENTIFIER_PATTERN, resolve_time_range
+from oee_pipelines.api.queries import require_owned
+from oee_pipelines.api.responses import file_responses, warehouse_export
+from oee_pipelines.exports.columns import DATA_MART, DOWNTIME, SHIFT_REPORTS, SNAPSHOTS
+from oee_pipelines.exports.queries import (
+    TimeRange,
     data_mart_query,
     downtime_query,
-    owned_by,
     shift_reports_query,
     snapshots_query,
 )
-from oee_pipelines.api.responses import file_responses, warehouse_export
-from oee_pipelines.exports.columns import DATA_MART, DOWNTIME, SHIFT_REPORTS, SNAPSHOTS
 from oee_pipelines.exports.writers import ExportFormat
 
 router = APIRouter(prefix="/api/oee/export", tags=["OEE exports"])
@@ -58,18 +59,6 @@ def export_request(
     return ExportRequest(identity, services, format, time_range, include_headers)
 
 
-def _check_owned(request: ExportRequest, **ids: str | None) -> None:
-    """Unknown ids, and ids of another organization, are both simply not found."""
-    given = {parameter: value for parameter, value in ids.items() if value is not None}
-    if not given:
-        return
-    with request.services.pool.connection() as conn:
-        for parameter, value in given.items():
-            if not owned_by(conn, parameter, value, request.identity.org_id):
-                noun = parameter.removesuffix("_id")
-                raise ApiError(404, parameter, f"no {noun} {value!r} in your organization")
-
-
 @router.get(
     "/snapshots",
     summary="OEE snapshots (one row per machine per 15 minutes)",
@@ -82,7 +71,8 @@ def export_snapshots(
     line_id: str | None = Query(None, pattern=IDENTIFIER_PATTERN, max_length=64, examples=["LINE-001"]),
     shift_id: str | None = Query(None, pattern=IDENTIFIER_PATTERN, max_length=64, examples=["SHIFT-1"]),
 ) -> StreamingResponse:
-    _check_owned(request, machine_id=machine_id, line_id=line_id, shift_id=shift_id)
+    ids = {"machine_id": machine_id, "line_id": line_id, "shift_id": shift_id}
+    require_owned(request.services.pool, request.identity.org_id, **ids)
     query = snapshots_query(request.identity.org_id, request.time_range, machine_id, line_id, shift_id)
     return warehouse_export(
         request.services, SNAPSHOTS, query, request.export_format, request.include_headers

@@ -12,8 +12,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from oee_pipelines.api.params import TimeRange
 from oee_pipelines.exports.columns import TELEMETRY, TELEMETRY_AGGREGATES, ExportTable
+from oee_pipelines.exports.queries import TimeRange
 from oee_pipelines.storage.lake import Lake
 
 BATCH_ROWS = 65_536

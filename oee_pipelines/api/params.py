@@ -10,30 +10,16 @@ Time ranges are half-open, `[start, end)`, in UTC:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from oee_pipelines.api.errors import ApiError
+from oee_pipelines.exports.queries import TimeRange
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    start: datetime
-    end: datetime
-
-    @property
-    def first_day(self) -> date:
-        return self.start.date()
-
-    @property
-    def last_day(self) -> date:
-        return (self.end - timedelta(microseconds=1)).date()
 
 
 def parse_bound(text: str, parameter: str, *, upper: bool) -> datetime:

@@ -13,9 +13,9 @@ from starlette.types import Receive, Scope, Send
 
 from oee_pipelines.api.deps import ApiServices
 from oee_pipelines.api.errors import ApiError
-from oee_pipelines.api.queries import ExportQuery
 from oee_pipelines.exports.columns import ExportTable, Kind
 from oee_pipelines.exports.postgres_source import copy_batches
+from oee_pipelines.exports.queries import ExportQuery
 from oee_pipelines.exports.writers import MEDIA_TYPES, XLSX_MAX_DATA_ROWS, ExportFormat, export_stream
 
 

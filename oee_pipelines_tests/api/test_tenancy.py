@@ -62,6 +62,8 @@ def test_acme_never_sees_a_globex_row(
     client: TestClient, api_keys: dict, request: tuple, key_method: str
 ) -> None:
     path, params = request
+    # Decided before the key joins the parameters: a random key may itself contain "B0".
+    foreign_id = any("B0" in value for name, value in params.items() if name.endswith("_id"))
     key = api_keys["acme"]
     headers = {"header": {"X-API-Key": key}, "bearer": {"Authorization": f"Bearer {key}"}, "query": {}}[
         key_method
@@ -69,7 +71,6 @@ def test_acme_never_sees_a_globex_row(
     if key_method == "query":
         params = {**params, "api_key": key}
     response = client.get(path, params=params, headers=headers)
-    foreign_id = any("B0" in str(value) for value in params.values())
     assert response.status_code == (404 if foreign_id else 200), response.text
     if response.status_code == 200:
         assert_no_foreign_rows(response.text)

@@ -123,3 +123,33 @@ def test_xlsx_is_formatted_and_refuses_more_rows_than_a_sheet(monkeypatch: pytes
     monkeypatch.setattr(writers, "XLSX_MAX_DATA_ROWS", 2)
     with pytest.raises(writers.TooManyRowsForSheetError):
         collect(ExportFormat.XLSX, SHIFT_REPORTS, [shift_report_batch()])
+
+
+HOSTILE = [f'{trigger}HYPERLINK("http://evil.example")' for trigger in writers.FORMULA_TRIGGERS]
+
+
+def hostile_batch() -> pa.RecordBatch:
+    values: dict[str, list] = {column.name: [None] * (len(HOSTILE) + 2) for column in SHIFT_REPORTS.columns}
+    values["line_name"] = [*HOSTILE, "Line = one", None]
+    values["total_pieces"] = [-5] * (len(HOSTILE) + 2)
+    return pa.RecordBatch.from_pydict(values, schema=SHIFT_REPORTS.arrow_schema)
+
+
+def test_csv_prefixes_text_that_a_spreadsheet_would_run_with_a_quote() -> None:
+    rows = list(
+        csv.DictReader(io.StringIO(collect(ExportFormat.CSV, SHIFT_REPORTS, [hostile_batch()]).decode()))
+    )
+    assert [row["line_name"] for row in rows] == [*("'" + text for text in HOSTILE), "Line = one", ""]
+    assert {row["total_pieces"] for row in rows} == {"-5"}  # numbers are numbers, not text
+
+
+def test_xlsx_writes_such_text_as_strings_and_json_keeps_it() -> None:
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(collect(ExportFormat.XLSX, SHIFT_REPORTS, [hostile_batch()]))
+    ).active
+    cells = [sheet.cell(row=row, column=5) for row in range(2, 2 + len(HOSTILE))]
+    # xlsxwriter stores a carriage return as the OOXML escape _x000D_, which Excel decodes and openpyxl keeps.
+    assert [cell.value.replace("_x000D_", "\r") for cell in cells] == HOSTILE
+    assert {cell.data_type for cell in cells} == {"s"}
+    rows = orjson.loads(collect(ExportFormat.JSON, SHIFT_REPORTS, [hostile_batch()]))
+    assert [row["line_name"] for row in rows[: len(HOSTILE)]] == HOSTILE

@@ -1,0 +1,113 @@
+"""Published export files: per UTC day, per organization, each table as CSV, Parquet, XLSX and JSON.
+
+One asset per table, named `published_<table>`, each depending on the asset whose day it publishes.
+A run writes `<published>/<org_id>/<table>/<table>_<day>.<format>` for every organization and day of
+its partition range (one single run for a ranged backfill), then rebuilds the manifests. Files keep
+stable names, so a rebuilt day replaces its files and adds none.
+"""
+
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from oee_pipelines.defs.exports.automation import publish_after_upstream_rebuilt
+from oee_pipelines.defs.metadata import preview_markdown, table_schema
+from oee_pipelines.defs.partitions import daily_partitions, day_bounds, partition_days
+from oee_pipelines.exports.daily import (
+    PUBLISHED_TABLES,
+    PublishedTable,
+    hourly_telemetry,
+    organizations,
+    warehouse_day,
+)
+from oee_pipelines.exports.publish import DayExport, PublishedFile
+from oee_pipelines.resources.lake import LakeResource
+from oee_pipelines.resources.published import PublishedFilesResource
+from oee_pipelines.resources.warehouse import WarehouseResource
+
+EXPORTS_GROUP = "exports"
+# The asset each published table is built from (by key: the OEE stage owns those assets).
+UPSTREAM_ASSETS = {
+    "oee_snapshots": "oee_snapshots",
+    "oee_downtime_events": "oee_downtime_events",
+    "shift_reports": "shift_reports",
+    "oee_data_mart": "oee_data_mart",
+    "telemetry_hourly": "enriched_telemetry",
+}
+
+
+def export_asset_key(published: PublishedTable) -> dg.AssetKey:
+    return dg.AssetKey(f"published_{published.name}")
+
+
+def _day_exports(
+    published: PublishedTable, day: date, warehouse: WarehouseResource, lake: LakeResource
+) -> list[DayExport]:
+    start, end = day_bounds(day)
+    with warehouse.connect() as conn:
+        org_ids = organizations(conn)
+        if published.from_lake:
+            tables = hourly_telemetry(lake.lake(), day, org_ids)
+        else:
+            tables = {org_id: warehouse_day(conn, published, org_id, day) for org_id in org_ids}
+    return [
+        DayExport(org_id, published.name, published.table, day, rows, published.time_column, start, end)
+        for org_id, rows in tables.items()
+    ]
+
+
+def _files_markdown(files: list[PublishedFile]) -> dg.MarkdownMetadataValue:
+    lines = ["| file | rows | sha256 |", "|---|---:|---|"]
+    lines += [f"| {entry.path} | {entry.rows:,} | `{entry.sha256[:12]}` |" for entry in files]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _metadata(
+    published: PublishedTable, files: list[PublishedFile], preview: pa.Table | None, root: str
+) -> dict[str, Any]:
+    one_format = [entry for entry in files if entry.format == "parquet"]
+    shown = published.table.arrow_schema.empty_table() if preview is None else preview
+    return {
+        "dagster/row_count": sum(entry.rows for entry in one_format),
+        "dagster/column_schema": table_schema(published.table.arrow_schema),
+        "files": len(files),
+        "published_folder": dg.MetadataValue.path(root),
+        "published_files": _files_markdown(files),
+        "preview": preview_markdown(shown),
+    }
+
+
+def build_export_asset(published: PublishedTable) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=export_asset_key(published),
+        group_name=EXPORTS_GROUP,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[dg.AssetKey(UPSTREAM_ASSETS[published.name])],
+        automation_condition=publish_after_upstream_rebuilt(),
+        kinds={"csv", "parquet", "xlsx"},
+        description=f"{published.description}: daily files for BI tools (CSV, Parquet, XLSX, JSON).",
+    )
+    def export_asset(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        lake: LakeResource,
+        published_files: PublishedFilesResource,
+    ) -> dg.MaterializeResult:
+        files: list[PublishedFile] = []
+        preview: pa.Table | None = None
+        for day in partition_days(context):
+            for export in _day_exports(published, day, warehouse, lake):
+                files += published_files.publish(export)
+                if preview is None and export.rows.num_rows:
+                    preview = export.rows
+        manifest = published_files.rebuild_manifests()
+        context.log.info(f"{published.name}: {len(files)} files; the manifest lists {manifest['file_count']}")
+        return dg.MaterializeResult(metadata=_metadata(published, files, preview, published_files.root))
+
+    return export_asset
+
+
+export_assets = [build_export_asset(published) for published in PUBLISHED_TABLES]
