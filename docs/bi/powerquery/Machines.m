@@ -1,0 +1,8 @@
+// Machines: the machines of your organization (dimension).
+// Parameters (Home > Manage Parameters): OeeServiceUrl (Text, e.g. "https://oee.example.com/odata/")
+// Credentials: Web API, the API key (sent as the api_key query parameter, stored by Power BI).
+let
+    Source = OData.Feed(OeeServiceUrl, null, [Implementation = "2.0", ApiKeyName = "api_key"]),
+    Machines = Source{[Name = "Machines", Signature = "table"]}[Data]
+in
+    Machines

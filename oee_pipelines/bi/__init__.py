@@ -1,0 +1,1 @@
+"""Files for BI tools that need more than the API: Tableau `.hyper` extracts."""
