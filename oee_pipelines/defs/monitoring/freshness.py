@@ -1,0 +1,125 @@
+"""The publish deadline: yesterday's data published by 02:30 UTC, a visible pass/fail on each published asset.
+
+Two views of the same promise, attached to every asset whose key starts with `published_`:
+
+- a `FreshnessPolicy.cron` (the asset's freshness status in the UI; the instance needs
+  `freshness: enabled: true` in `dagster.yaml` while Dagster calls the feature a preview);
+- an asset check `published_by_deadline`, run by a schedule just after each deadline: it passes when
+  the asset was materialized between midnight and 02:30 (for a daily-partitioned asset: yesterday's
+  partition, materialized after yesterday ended, so the day was complete). The check is partition-aware,
+  which the policy is not (a backfill of an old partition refreshes the policy's clock).
+
+The exports stage's assets live in their own module, so the attachment is a post-processing step on
+the loaded definitions: `with_publish_deadline(dg.load_from_defs_folder(...))` in `definitions.py`.
+"""
+
+import warnings
+from datetime import UTC, date, datetime, time, timedelta
+
+import dagster as dg
+
+PUBLISHED_PREFIX = "published_"
+PUBLISH_DEADLINE = time(2, 30)
+DEADLINE_CRON = f"{PUBLISH_DEADLINE.minute} {PUBLISH_DEADLINE.hour} * * *"
+CHECK_NAME = "published_by_deadline"
+CHECK_JOB = "publish_deadline_checks_job"
+# A little after the deadline, so a run finishing at 02:29 is recorded before the check reads it.
+CHECK_CRON = f"{PUBLISH_DEADLINE.minute + 5} {PUBLISH_DEADLINE.hour} * * *"
+
+publish_deadline_policy = dg.FreshnessPolicy.cron(
+    deadline_cron=DEADLINE_CRON,
+    lower_bound_delta=timedelta(hours=PUBLISH_DEADLINE.hour, minutes=PUBLISH_DEADLINE.minute),
+    timezone="UTC",
+)
+
+
+def deadline_window(now: datetime, deadline: time = PUBLISH_DEADLINE) -> tuple[date, datetime, datetime]:
+    """(the day that must be published, window start = the end of that day, the deadline) of the latest
+    deadline at or before `now`."""
+    today_deadline = datetime.combine(now.astimezone(UTC).date(), deadline, tzinfo=UTC)
+    latest = today_deadline if now >= today_deadline else today_deadline - timedelta(days=1)
+    midnight = datetime.combine(latest.date(), time.min, tzinfo=UTC)
+    return latest.date() - timedelta(days=1), midnight, latest
+
+
+def published_in_window(
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    partition_key: str | None,
+    window_start: datetime,
+    window_end: datetime,
+) -> dg.EventLogRecord | None:
+    """The latest materialization of the asset (or of that partition) inside [window_start, window_end]."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=asset_key,
+            asset_partitions=[partition_key] if partition_key else None,
+            after_timestamp=window_start.timestamp(),
+            before_timestamp=window_end.timestamp(),
+        ),
+        limit=1,
+    ).records
+    return records[0] if records else None
+
+
+def publish_deadline_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
+    """The `published_by_deadline` check of one asset (daily-partitioned or not)."""
+    partitioned = isinstance(spec.partitions_def, dg.TimeWindowPartitionsDefinition)
+
+    @dg.asset_check(
+        asset=spec.key,
+        name=CHECK_NAME,
+        description="Yesterday's data published by 02:30 UTC.",
+        blocking=False,
+    )
+    def published_by_deadline(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        day, window_start, deadline = deadline_window(datetime.now(UTC))
+        partition_key = day.isoformat() if partitioned else None
+        record = published_in_window(context.instance, spec.key, partition_key, window_start, deadline)
+        metadata = {
+            "deadline": dg.MetadataValue.timestamp(deadline),
+            "expected_day": day.isoformat(),
+            "published_at": dg.MetadataValue.timestamp(record.timestamp) if record else "not by the deadline",
+        }
+        return dg.AssetCheckResult(
+            passed=record is not None,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=metadata,
+            description=None if record else f"{day} was not published between 00:00 and {deadline:%H:%M} UTC",
+        )
+
+    return published_by_deadline
+
+
+def with_publish_deadline(defs: dg.Definitions) -> dg.Definitions:
+    """`defs` with the deadline policy, check, check job and schedule on every `published_*` asset."""
+    specs = [
+        spec
+        for spec in defs.resolve_all_asset_specs()
+        if spec.key.to_user_string().startswith(PUBLISHED_PREFIX)
+    ]
+    if not specs:
+        return defs
+    keys = [spec.key for spec in specs]
+    with warnings.catch_warnings():
+        # The preview warning would print on every definitions load; the choice is made, documented above.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        with_policy = defs.map_resolved_asset_specs(
+            func=lambda spec: dg.apply_freshness_policy(spec, publish_deadline_policy), selection=keys
+        )
+    checks = [publish_deadline_check(spec) for spec in specs]
+    check_job = dg.define_asset_job(
+        CHECK_JOB,
+        selection=dg.AssetSelection.checks(*checks),
+        description="Checks that yesterday's data was published by 02:30 UTC.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name="publish_deadline_checks",
+        job=check_job,
+        cron_schedule=CHECK_CRON,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions.merge(
+        with_policy, dg.Definitions(asset_checks=checks, jobs=[check_job], schedules=[schedule])
+    )
