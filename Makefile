@@ -31,18 +31,22 @@ up: install system-deps
 	$(BIN)/oee up
 
 lint: install
-	$(BIN)/ruff check oee_pipelines oee_pipelines_tests benchmarks
-	$(BIN)/ruff format --check oee_pipelines oee_pipelines_tests benchmarks
+	$(BIN)/ruff check oee_pipelines oee_pipelines_tests benchmarks reliability
+	$(BIN)/ruff format --check oee_pipelines oee_pipelines_tests benchmarks reliability
 
 format: install
-	$(BIN)/ruff check --fix oee_pipelines oee_pipelines_tests benchmarks
-	$(BIN)/ruff format oee_pipelines oee_pipelines_tests benchmarks
+	$(BIN)/ruff check --fix oee_pipelines oee_pipelines_tests benchmarks reliability
+	$(BIN)/ruff format oee_pipelines oee_pipelines_tests benchmarks reliability
 
 bench: install system-deps
 	$(BIN)/python -m benchmarks.run
 
 bench-quick: install system-deps
 	$(BIN)/python -m benchmarks.run --quick
+
+# The fault and load suite (minutes; needs root for the tmpfs mount): figures and what was lost.
+reliability: install system-deps
+	$(BIN)/python -m reliability.run
 
 clean:
 	-$(BIN)/oee db stop

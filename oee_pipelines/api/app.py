@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from oee_pipelines.api import exports, telemetry
+from oee_pipelines.api import bi, erp, exports, historian, imports, iot_stream, mes, telemetry
 from oee_pipelines.api.deps import ApiServices, get_services
 from oee_pipelines.api.errors import install_error_handlers
+from oee_pipelines.api.odata.router import router as odata_router
 from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.observability.exposition import MetricsMiddleware, metrics_response
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.warehouse import resolve_database_url
 
@@ -46,8 +48,22 @@ def create_app(
     app = FastAPI(title="OEE pipelines API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
     app.include_router(exports.router)
     app.include_router(telemetry.router)
+    app.include_router(mes.router)
+    app.include_router(erp.router)
+    app.include_router(historian.router)
+    app.include_router(odata_router)
+    app.include_router(bi.router)
+    app.include_router(imports.router)
+    app.include_router(iot_stream.build_router(settings))
+
+    @app.get(
+        "/metrics", tags=["Operations"], summary="Prometheus metrics of this process", include_in_schema=False
+    )
+    async def metrics() -> Response:
+        return metrics_response()
 
     @app.get("/health", tags=["Operations"], summary="Liveness and warehouse reachability")
     async def health(services: ApiServices = Depends(get_services)) -> JSONResponse:

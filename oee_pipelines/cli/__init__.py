@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from oee_pipelines.cli import api, db, demo, up
+from oee_pipelines.cli import api, bi, db, demo, imports, iot, up
 from oee_pipelines.settings import ConfigError
 
-COMMAND_GROUPS = [db, demo, up, api]
+COMMAND_GROUPS = [db, demo, up, api, bi, iot, imports]
 
 
 def build_parser() -> argparse.ArgumentParser:

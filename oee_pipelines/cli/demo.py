@@ -10,13 +10,18 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from typing import Any
 
 import dagster as dg
 
 from oee_pipelines.cli.dagster_home import ensure_dagster_home, load_definitions
+from oee_pipelines.cli.imports import run_import_demo
+from oee_pipelines.cli.iot import run_iot_demo
+from oee_pipelines.defs.mes.run_config import demo_window_run_config
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.serve import SimulatedSources
@@ -34,10 +39,25 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 class DemoStep:
     job_name: str
     partitioned: bool  # daily partitions over the demo days, as one single-run backfill
+    # Run config for the demo days [first, last], for unpartitioned jobs that take a window.
+    run_config: Callable[[date, date], dict[str, Any]] | None = None
+    # A step that is more than one job run (IoT: broker, ingester, then the landing job).
+    run: Callable[[dg.Definitions, dg.DagsterInstance, date, date], None] | None = None
 
 
 DEMO_STEPS = [
     DemoStep("reference_data_job", partitioned=False),
+    DemoStep("iot_landing_job", partitioned=False, run=run_iot_demo),
+    DemoStep("mes_erp_sync_job", partitioned=False, run_config=demo_window_run_config),
+    DemoStep("import_file_job", partitioned=False, run=run_import_demo),
+    # The demo days from the simulated PI / AVEVA servers through the historian connectors.
+    DemoStep("historian_backfill_job", partitioned=True),
+    # Enriched telemetry -> downtime -> OEE snapshots -> shift reports -> data mart (OEE per line).
+    DemoStep("oee_daily_job", partitioned=True),
+    # Completed orders' good pieces (now in oee_snapshots) back to the MES.
+    DemoStep("mes_order_status_job", partitioned=False),
+    # Publishes the files of the tables the OEE job built: keep it after the OEE job.
+    DemoStep("published_files_job", partitioned=True),
 ]
 # The simulated MES/ERP serve orders for the demo days plus this margin either side.
 SOURCE_MARGIN = timedelta(days=7)
@@ -85,6 +105,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def _run_step(
     definitions: dg.Definitions, instance: dg.DagsterInstance, step: DemoStep, first: date, last: date
 ) -> None:
+    if step.run is not None:
+        step.run(definitions, instance, first, last)
+        return
     job = definitions.resolve_job_def(step.job_name)
     tags = (
         {
@@ -95,7 +118,8 @@ def _run_step(
         else {}
     )
     started = time.monotonic()
-    result = job.execute_in_process(instance=instance, tags=tags, run_config=QUIET_LOGS)
+    run_config = {**QUIET_LOGS, **(step.run_config(first, last) if step.run_config else {})}
+    result = job.execute_in_process(instance=instance, tags=tags, run_config=run_config)
     if not result.success:
         raise SystemExit(f"oee demo: {step.job_name} failed (run {result.run_id}); see the Dagster UI")
     print(f"ran {step.job_name:<32} in {time.monotonic() - started:5.1f} s  (run {result.run_id[:8]})")

@@ -6,6 +6,7 @@ from datetime import date
 
 import psycopg
 
+from oee_pipelines.exports.publish import read_manifest
 from oee_pipelines.settings import Settings
 
 SUMMARY_TABLES = [
@@ -14,6 +15,19 @@ SUMMARY_TABLES = [
     "historian_tag_mappings", "oee_downtime_events", "data_quality_alerts", "oee_snapshots",
     "shift_reports", "import_jobs", "mes_schedule_sync", "historian_backfill_jobs",
 ]  # fmt: skip
+
+
+def _print_published(settings: Settings) -> None:
+    manifest = read_manifest(settings.published_dir)
+    if not manifest["files"]:
+        return
+    tables = sorted({(entry["org_id"], entry["table"]) for entry in manifest["files"]})
+    days = sorted({entry["day"] for entry in manifest["files"]})
+    count = manifest["file_count"]
+    print(f"\npublished files, {days[0]} .. {days[-1]} ({count} files: csv, parquet, xlsx, json):")
+    for org_id, table in tables:
+        print(f"  {settings.published_dir / org_id / table}")
+    print(f"  manifest   {settings.published_dir / 'manifest.json'}")
 
 
 def print_summary(url: str, settings: Settings, first: date, last: date) -> None:
@@ -35,6 +49,7 @@ def print_summary(url: str, settings: Settings, first: date, last: date) -> None
         print(f"\nOEE per line, {first} .. {last} (time-weighted):")
         for line_name, oee in lines:
             print(f"  {line_name:<26} {'n/a' if oee is None else f'{oee:6.2f} %'}")
+    _print_published(settings)
     print("\noutputs:")
     print(f"  lake       {settings.lake_root}")
     print(f"  published  {settings.published_dir}")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from oee_pipelines.cli.dagster_home import ensure_dagster_home
+from oee_pipelines.cli.iot import iot_services
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.serve import SimulatedSources
@@ -53,7 +54,9 @@ def run_up(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if not os.environ.get("OEE_CONFIG_FILE"):
             os.environ["OEE_CONFIG_FILE"] = str(_start_simulated_sources(settings, stack))
-        return _supervise(args)
+        # The ingester (and, with no broker configured, a local mosquitto stopped after every process).
+        iot_commands = stack.enter_context(iot_services(Settings.from_env()))
+        return _supervise(args, iot_commands)
 
 
 def _start_simulated_sources(settings: Settings, stack: ExitStack) -> Path:
@@ -65,11 +68,11 @@ def _start_simulated_sources(settings: Settings, stack: ExitStack) -> Path:
     return sources.write_connector_config(settings.data_dir / "simulated_sources.yml")
 
 
-def _supervise(args: argparse.Namespace) -> int:
+def _supervise(args: argparse.Namespace, extra_commands: dict[str, list[str]]) -> int:
     """Start every service, wait until one exits (or Ctrl-C), then stop them all by PID."""
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name, command in service_commands(args).items():
+        for name, command in {**service_commands(args), **extra_commands}.items():
             processes[name] = subprocess.Popen(command, env=os.environ.copy(), start_new_session=True)
             print(f"started {name} (pid {processes[name].pid}): {' '.join(command[1:])}")
         print(f"Dagster UI: http://{HOST}:{args.dagster_port}   API: http://{HOST}:{args.api_port}/docs")

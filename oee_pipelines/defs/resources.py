@@ -4,8 +4,13 @@ import os
 
 import dagster as dg
 
+from oee_pipelines.resources.erp import ERPResource
+from oee_pipelines.resources.historian import HistorianResource, historian_resource_settings
+from oee_pipelines.resources.iot import IoTBufferResource
 from oee_pipelines.resources.lake import LakeResource
+from oee_pipelines.resources.mes import MESResource, raw_connector_sections, resource_settings
 from oee_pipelines.resources.plant import PlantSimulatorResource
+from oee_pipelines.resources.published import PublishedFilesResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.settings import Settings
 
@@ -18,6 +23,7 @@ def env_or_default(name: str, default: str | None) -> str | dg.EnvVar | None:
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = Settings.from_env()
+    raw = raw_connector_sections()
     return dg.Definitions(
         resources={
             "warehouse": WarehouseResource(
@@ -25,9 +31,24 @@ def resources() -> dg.Definitions:
                 data_dir=str(settings.data_dir),
             ),
             "lake": LakeResource(root=env_or_default("OEE_LAKE_ROOT", settings.lake_root)),
+            "published_files": PublishedFilesResource(
+                root=env_or_default("OEE_PUBLISHED_DIR", str(settings.published_dir))
+            ),
             "plant": PlantSimulatorResource(
                 plant_file=env_or_default("OEE_PLANT_FILE", None),
                 seed=settings.simulator_seed,
+            ),
+            "mes": MESResource(
+                **resource_settings(settings.connectors.get("mes") or {}, raw.get("mes") or {})
+            ),
+            "iot": IoTBufferResource(buffer_dir=str(settings.iot_buffer_dir), org_id=settings.org_id),
+            "erp": ERPResource(
+                **resource_settings(settings.connectors.get("erp") or {}, raw.get("erp") or {})
+            ),
+            "historian": HistorianResource(
+                **historian_resource_settings(
+                    settings.connectors.get("historian") or {}, raw.get("historian") or {}
+                )
             ),
         }
     )
