@@ -6,6 +6,7 @@ Every process started here is stopped here, by its PID.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,6 +49,10 @@ def service_commands(args: argparse.Namespace) -> dict[str, list[str]]:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    # `kill <pid>` (SIGTERM) stops everything started here, as Ctrl-C does, instead of orphaning it.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # The API launches MES / ERP / historian runs on this Dagster, whatever its port.
+    os.environ.setdefault("OEE_DAGSTER_GRAPHQL_URL", f"http://{HOST}:{args.dagster_port}/graphql")
     settings = Settings.from_env()
     ensure_dagster_home(settings)
     migrate(resolve_database_url(settings))
@@ -57,6 +62,10 @@ def run_up(args: argparse.Namespace) -> int:
         # The ingester (and, with no broker configured, a local mosquitto stopped after every process).
         iot_commands = stack.enter_context(iot_services(Settings.from_env()))
         return _supervise(args, iot_commands)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_simulated_sources(settings: Settings, stack: ExitStack) -> Path:
@@ -88,11 +97,17 @@ def _supervise(args: argparse.Namespace, extra_commands: dict[str, list[str]]) -
 def stop_processes(processes: dict[str, subprocess.Popen[bytes]], timeout_seconds: float = 15) -> None:
     for process in processes.values():
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + timeout_seconds
     for process in processes.values():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    # A group already gone must not stop the loop from reaching the other processes.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
