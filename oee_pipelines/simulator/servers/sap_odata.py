@@ -1,6 +1,7 @@
 """SAP S/4HANA OData v2 services over `SourceData`, in the shapes the real APIs use.
 
-Under `/sap/opu/odata/sap`: `API_PRODUCTION_ORDER_2_SRV/A_ProductionOrder_2('<order>')`,
+Under `/sap/opu/odata/sap`: `API_PRODUCTION_ORDER_2_SRV/A_ProductionOrder_2('<order>')`, the entity
+set `A_ProductionOrder_2?$filter=ManufacturingOrder eq '<order>' or ManufacturingOrder eq '<order>'`,
 `API_PRODUCTION_ORDER_2_SRV/A_ProductionOrderComponent_4?$filter=ManufacturingOrder eq '<order>'`,
 `API_PRODUCT_SRV/A_Product` (with `to_Description` and `to_Valuation` inline),
 `ZOEE_LABOR_COST_SRV/LaborCostSet?$filter=ProductionLine eq '..' and WorkDate ge datetime'..'`, and
@@ -32,6 +33,8 @@ from oee_pipelines.simulator.servers.source_data import Record, SourceData, int_
 ROOT = "/sap/opu/odata/sap"
 ORDERS = f"{ROOT}/API_PRODUCTION_ORDER_2_SRV"
 _FILTER_TERM = re.compile(r"^(\w+) (eq|ge|lt) (?:datetime)?'([^']*)'$")
+_ORDER_KEY = r"ManufacturingOrder eq '((?:[^']|'')*)'"
+_ORDER_KEYS = re.compile(rf"{_ORDER_KEY}(?: or {_ORDER_KEY})*")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class SapODataSimulator:
         self._lock = threading.Lock()
         routes = [
             Route(f"{ORDERS}/A_ProductionOrder_2('{{order}}')", self._guarded(self._order)),
+            Route(f"{ORDERS}/A_ProductionOrder_2", self._guarded(self._orders)),
             Route(f"{ORDERS}/A_ProductionOrderComponent_4", self._guarded(self._components)),
             Route(f"{ROOT}/API_PRODUCT_SRV/A_Product", self._guarded(self._products)),
             Route(f"{ROOT}/ZOEE_LABOR_COST_SRV/LaborCostSet", self._guarded(self._labor_costs)),
@@ -114,6 +118,18 @@ class SapODataSimulator:
         if order is None:
             raise SapODataError(404, "CO/017", f"Order {number} does not exist")
         return JSONResponse({"d": _production_order(order)})
+
+    async def _orders(self, request: Request) -> Response:
+        """The entity set: every order, or those named by `ManufacturingOrder eq '..'` terms joined by
+        `or` (in the order asked, each once; unknown numbers are simply absent)."""
+        text = request.query_params.get("$filter")
+        if text is None:
+            orders = list(self.source.work_orders)
+        else:
+            numbers = _order_keys(text)
+            found = (self.source.work_order(number) for number in dict.fromkeys(numbers))
+            orders = [order for order in found if order is not None]
+        return self._collection(request, [_production_order(order) for order in orders])
 
     async def _components(self, request: Request) -> Response:
         number = _filters(request).get(("ManufacturingOrder", "eq"), "")
@@ -174,6 +190,14 @@ def _filters(request: Request) -> dict[tuple[str, str], str]:
             raise SapODataError(400, "/IWBEP/CM_MGW_RT/022", f"Invalid filter expression: {term}")
         terms[(match.group(1), match.group(2))] = match.group(3)
     return terms
+
+
+def _order_keys(text: str) -> list[str]:
+    """The order numbers of `ManufacturingOrder eq '..' or ManufacturingOrder eq '..'`; any other
+    filter is refused as SAP Gateway does."""
+    if _ORDER_KEYS.fullmatch(text.strip()) is None:
+        raise SapODataError(400, "/IWBEP/CM_MGW_RT/022", f"Invalid filter expression: {text}")
+    return [value.replace("''", "'") for value in re.findall(_ORDER_KEY, text)]
 
 
 def _filter_date(filters: dict[tuple[str, str], str], key: tuple[str, str], default: date) -> date:

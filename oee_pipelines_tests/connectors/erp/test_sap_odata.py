@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from oee_pipelines.connectors.erp import make_erp_connector
-from oee_pipelines.connectors.erp.sap_odata import sap_datetime
+from oee_pipelines.connectors.erp import sap_odata as sap_module
+from oee_pipelines.connectors.erp.sap_odata import MAX_FILTER_CHARS, ORDER_KEYS_PER_REQUEST, sap_datetime
 from oee_pipelines.connectors.errors import SourceAuthError, SourceSystemError
 from oee_pipelines.simulator.servers.source_data import SourceData
 from oee_pipelines_tests.connectors.erp.conftest import RunningSap
@@ -46,6 +47,87 @@ def test_a_production_order_with_date_and_time_parts(sap: RunningSap) -> None:
         order = erp.get_work_order("WO-000002").frame.iloc[0]
     assert str(order["planned_start"]) == "2025-01-13 04:00:00+00:00"
     assert (order["planned_quantity"], order["actual_quantity"], order["status"]) == (1002, 0, "released")
+
+
+def test_a_batch_over_several_requests_and_pages_returns_exactly_the_asked_orders(
+    sap: RunningSap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sap_module, "ORDER_KEYS_PER_REQUEST", 3)
+    asked = ["WO-000005", "WO-000001", "WO-000003", "WO-000002", "WO-000004", "WO-000001"]
+    with make_erp_connector(sap.config()) as erp:
+        result = erp.get_work_orders(asked)
+        single = erp.get_work_order("WO-000002").frame
+    assert result.rejected == []
+    assert list(result.frame["wo_number"]) == [
+        "WO-000005",
+        "WO-000001",
+        "WO-000003",
+        "WO-000002",
+        "WO-000004",
+    ]
+    # 3 keys at 2 per page, then 2 keys: 3 list requests, then the single read.
+    assert sap.simulator.switches.requests_seen == 4
+    batched = result.frame.set_index("wo_number").loc[["WO-000002"]].reset_index()
+    assert batched.to_dict("records") == single[list(batched.columns)].to_dict("records")
+
+
+def test_a_number_sap_does_not_return_is_rejected_by_its_key(sap: RunningSap) -> None:
+    with make_erp_connector(sap.config()) as erp:
+        result = erp.get_work_orders(["WO-000001", "WO-404", "WO-000002"])
+    assert [(r.entity, r.key, r.field) for r in result.rejected] == [
+        ("work_order", "WO-404", "work_order_number")
+    ]
+    assert list(result.frame["wo_number"]) == ["WO-000001", "WO-000002"]
+
+
+def test_a_malformed_order_in_a_batch_is_rejected_and_the_others_land(
+    sap: RunningSap, source_data: SourceData
+) -> None:
+    source_data.work_orders[1]["planned_quantity"] = "lots"
+    with make_erp_connector(sap.config()) as erp:
+        result = erp.get_work_orders([f"WO-{n:06d}" for n in range(1, 6)])
+    assert [(r.key, r.field) for r in result.rejected] == [("WO-000002", "planned_quantity")]
+    assert list(result.frame["wo_number"]) == ["WO-000001", "WO-000003", "WO-000004", "WO-000005"]
+
+
+def test_a_500_on_a_later_page_of_a_batch_is_retried(sap: RunningSap) -> None:
+    sap.simulator.switches.fail_path_contains = "skiptoken"
+    sap.simulator.switches.fail_next = 1
+    with make_erp_connector(sap.config()) as erp:
+        result = erp.get_work_orders([f"WO-{n:06d}" for n in range(1, 6)])
+    assert result.rejected == []
+    assert list(result.frame["wo_number"]) == [f"WO-{n:06d}" for n in range(1, 6)]
+    assert sap.simulator.switches.fail_next == 0
+    assert sap.simulator.switches.requests_seen == 4  # 3 pages plus the retried one
+
+
+def test_an_empty_batch_asks_nothing(sap: RunningSap) -> None:
+    with make_erp_connector(sap.config()) as erp:
+        result = erp.get_work_orders([])
+    assert (len(result.frame), result.rejected) == (0, [])
+    assert "wo_number" in result.frame.columns
+    assert sap.simulator.switches.requests_seen == 0
+
+
+def test_batches_keep_the_filter_short() -> None:
+    numbers = [f"{n:012d}" for n in range(100)] + ["X" * 500] * 10
+    chunks = list(sap_module._key_chunks(numbers))
+    assert [n for chunk in chunks for n in chunk] == numbers
+    assert max(len(chunk) for chunk in chunks) == ORDER_KEYS_PER_REQUEST
+    for chunk in chunks:
+        odata_filter = " or ".join(f"ManufacturingOrder eq '{n}'" for n in chunk)
+        assert len(odata_filter) <= MAX_FILTER_CHARS
+
+
+def test_the_simulator_refuses_a_filter_it_does_not_understand(sap: RunningSap) -> None:
+    url = f"{sap.base_url}/sap/opu/odata/sap/API_PRODUCTION_ORDER_2_SRV/A_ProductionOrder_2"
+    response = httpx.get(
+        url,
+        params={"$filter": "Material eq 'PROD-001'", "$format": "json"},
+        auth=("sap-user", "sap-password"),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "/IWBEP/CM_MGW_RT/022"
 
 
 def test_push_back_fetches_a_csrf_token_and_confirms_only_the_difference(sap: RunningSap) -> None:
