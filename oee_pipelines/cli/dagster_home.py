@@ -1,27 +1,64 @@
-"""Locate the Dagster instance: DAGSTER_HOME, or data/dagster_home with the repo's dagster.yaml."""
+"""Locate the Dagster instance: DAGSTER_HOME, or data/dagster_home with the repo's dagster.yaml.
+
+The repo's dagster.yaml keeps runs, events and schedule state in PostgreSQL at
+OEE_DAGSTER_STORAGE_URL. When that is unset, it is a `dagster` database beside the warehouse (on the
+embedded server by default): the same storage as production, so launching runs from the API or the
+UI does not queue behind SQLite's one writer.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
+import psycopg
+from psycopg import sql
 
-from oee_pipelines.settings import Settings
+from oee_pipelines.settings import ConfigError, Settings
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+DAGSTER_STORAGE_VARIABLE = "OEE_DAGSTER_STORAGE_URL"
+DAGSTER_DATABASE = "dagster"
 
 
-def ensure_dagster_home(settings: Settings) -> Path:
-    """Set DAGSTER_HOME when unset (data/dagster_home) and give it the project's dagster.yaml."""
+def ensure_dagster_home(settings: Settings, warehouse_url: str) -> Path:
+    """Set DAGSTER_HOME when unset (data/dagster_home), give it the project's dagster.yaml, and set
+    OEE_DAGSTER_STORAGE_URL when unset to a `dagster` database on the warehouse's server."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() and REPO_DAGSTER_YAML.exists():
         shutil.copyfile(REPO_DAGSTER_YAML, config)
     os.environ["DAGSTER_HOME"] = str(home)
+    if not os.environ.get(DAGSTER_STORAGE_VARIABLE):
+        os.environ[DAGSTER_STORAGE_VARIABLE] = ensure_dagster_database(warehouse_url)
     return home
+
+
+def ensure_dagster_database(warehouse_url: str, database: str = DAGSTER_DATABASE) -> str:
+    """Create `database` on the warehouse's server if missing; return its SQLAlchemy URL for Dagster.
+
+    The URL names the psycopg2 driver: dagster-postgres is built and tested on it (see
+    deploy/dagster.production.yaml).
+    """
+    try:
+        with psycopg.connect(warehouse_url, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    except psycopg.errors.DuplicateDatabase:
+        pass  # another command created it at the same moment
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"{DAGSTER_STORAGE_VARIABLE} is unset and the `{database}` database for Dagster's runs could "
+            f"not be created beside the warehouse: {reason}. Create it, or set {DAGSTER_STORAGE_VARIABLE}."
+        ) from None
+    parts = urlsplit(warehouse_url)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2", path=f"/{database}"))
 
 
 def load_definitions() -> dg.Definitions:

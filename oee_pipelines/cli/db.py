@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from oee_pipelines.cli.dagster_home import ensure_dagster_database
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
 from oee_pipelines.storage.migrations import migrate
@@ -20,7 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "start", help="start the embedded PostgreSQL (when OEE_DATABASE_URL is unset)"
     ).set_defaults(handler=run_start)
     commands.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(handler=run_stop)
-    commands.add_parser("url", help="print the warehouse URL").set_defaults(handler=run_url)
+    url = commands.add_parser("url", help="print the warehouse URL")
+    url.add_argument(
+        "--dagster",
+        action="store_true",
+        help="print the URL of Dagster's storage instead (for OEE_DAGSTER_STORAGE_URL)",
+    )
+    url.set_defaults(handler=run_url)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -53,5 +60,6 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_url(args: argparse.Namespace) -> int:
-    print(resolve_database_url(Settings.from_env()))
+    warehouse_url = resolve_database_url(Settings.from_env())
+    print(ensure_dagster_database(warehouse_url) if args.dagster else warehouse_url)
     return 0

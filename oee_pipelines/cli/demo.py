@@ -75,12 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    ensure_dagster_home(settings)
     embedded = EmbeddedPostgres(settings.embedded_pgdata)
     started_here = not settings.database_url and not embedded.is_running()
     url = resolve_database_url(settings)
     first, last = args.start, args.start + timedelta(days=args.days - 1)
     try:
+        ensure_dagster_home(settings, url)
         migrate(url)
         plant = SimulatedPlant(load_plant_description(settings.plant_file), seed=settings.simulator_seed)
         window_start = datetime.combine(first, clock.min, tzinfo=UTC) - SOURCE_MARGIN

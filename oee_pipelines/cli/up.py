@@ -54,8 +54,9 @@ def run_up(args: argparse.Namespace) -> int:
     # The API launches MES / ERP / historian runs on this Dagster, whatever its port.
     os.environ.setdefault("OEE_DAGSTER_GRAPHQL_URL", f"http://{HOST}:{args.dagster_port}/graphql")
     settings = Settings.from_env()
-    ensure_dagster_home(settings)
-    migrate(resolve_database_url(settings))
+    warehouse_url = resolve_database_url(settings)
+    ensure_dagster_home(settings, warehouse_url)
+    migrate(warehouse_url)
     with ExitStack() as stack:
         if not os.environ.get("OEE_CONFIG_FILE"):
             os.environ["OEE_CONFIG_FILE"] = str(_start_simulated_sources(settings, stack))
