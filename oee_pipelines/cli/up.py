@@ -51,6 +51,10 @@ def service_commands(args: argparse.Namespace) -> dict[str, list[str]]:
 def run_up(args: argparse.Namespace) -> int:
     # `kill <pid>` (SIGTERM) stops everything started here, as Ctrl-C does, instead of orphaning it.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # A shell starting `oee up &` from a script ignores SIGINT, and children inherit an ignored
+    # signal: `dagster dev` would then ignore our SIGTERM too (it maps SIGTERM to its SIGINT handler)
+    # and be killed 15 s later without shutting down. A handler, unlike SIG_IGN, is not inherited.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # The API launches MES / ERP / historian runs on this Dagster, whatever its port.
     os.environ.setdefault("OEE_DAGSTER_GRAPHQL_URL", f"http://{HOST}:{args.dagster_port}/graphql")
     settings = Settings.from_env()

@@ -29,15 +29,6 @@ def _database_exists(warehouse_url: str, name: str) -> bool:
 
 
 @pytest.fixture
-def scratch_database_name(database_url: str) -> Iterator[str]:
-    """A database name no other test uses, dropped afterwards."""
-    name = f"dagster_test_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
 def restored_environment() -> Iterator[None]:
     """Whatever `ensure_dagster_home` sets in os.environ is undone after the test."""
     with patch.dict(os.environ):
