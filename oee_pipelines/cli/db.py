@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     url.add_argument(
         "--dagster",
         action="store_true",
-        help="print the URL of Dagster's storage instead (for OEE_DAGSTER_STORAGE_URL)",
+        help="print the URL of Dagster's storage instead, creating its database if missing "
+        "(for OEE_DAGSTER_STORAGE_URL)",
     )
     url.set_defaults(handler=run_url)
 
