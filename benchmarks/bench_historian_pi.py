@@ -30,9 +30,9 @@ from benchmarks.common import median_seconds, peak_rss_mb
 from oee_pipelines.connectors.historian.pi_web_api import PiWebApiClient
 from oee_pipelines.connectors.historian.points import RAW_POINT_SCHEMA, HistorianCredentials, points_table
 from oee_pipelines.connectors.http import RetryPolicy
-from oee_pipelines.defs.historian.day_parts import DayParts, LazyParts, telemetry_folder
-from oee_pipelines.defs.partitions import day_bounds
+from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.tag_mapping import TagMapper
+from oee_pipelines.services.historian.day_parts import DayParts, LazyParts, telemetry_folder
 from oee_pipelines.simulator.servers.pi_web_api import PiWebApiSimulator
 from oee_pipelines.simulator.servers.point_source import SyntheticPointSource
 from oee_pipelines.simulator.servers.runtime import ServerThread

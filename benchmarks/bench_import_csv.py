@@ -19,7 +19,7 @@ import pyarrow.csv as pa_csv
 from benchmarks.common import median_seconds, scratch_warehouse
 from oee_pipelines.connectors.files import read_import_file
 from oee_pipelines.domain.imports import ImportReference, validate_sensor_log
-from oee_pipelines.resources.imports import FileImporter
+from oee_pipelines.services.imports import FileImporter
 from oee_pipelines.storage.lake import Lake
 
 MACHINES = [f"MACHINE-{index:03d}" for index in range(1, 51)]

@@ -32,27 +32,26 @@ import pyarrow as pa
 from benchmarks.common import scratch_warehouse
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.auth import create_api_key
-from oee_pipelines.api.dagster_runs import DagsterRuns
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.cli.dagster_home import (
     DAGSTER_STORAGE_VARIABLE,
-    REPO_DAGSTER_YAML,
+    DAGSTER_YAML_TEMPLATE,
     ensure_dagster_database,
 )
 from oee_pipelines.connectors.erp import make_erp_connector
 from oee_pipelines.connectors.erp.sap_odata import ORDER_KEYS_PER_REQUEST
-from oee_pipelines.defs.mes.assets import checked_references
-from oee_pipelines.defs.mes.warehouse_io import upsert_frame
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.mes_erp.store import checked_references, upsert_frame
+from oee_pipelines.services.runs import DagsterRuns
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.servers.mes_rest import MesRestCredentials
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
 from oee_pipelines.simulator.servers.source_data import Record, SourceData
 from oee_pipelines.storage.bulk_load import copy_arrow
-from oee_pipelines_tests.defs.mes.sources import seed_reference
-from oee_pipelines_tests.defs.mes.webserver import dagster_webserver, write_connector_config
+from oee_pipelines_tests.support.mes_sources import seed_reference
+from oee_pipelines_tests.support.webserver import dagster_webserver, write_connector_config
 
 START = datetime(2025, 1, 13, tzinfo=UTC)
 CLIENTS = 20
@@ -180,7 +179,7 @@ def _api_latency(url: str, requests: int) -> list[dict]:
         with (
             patch.dict(os.environ, env),
             dagster_webserver(
-                Path(folder) / "dagster_home", env, instance_yaml=REPO_DAGSTER_YAML.read_text()
+                Path(folder) / "dagster_home", env, instance_yaml=DAGSTER_YAML_TEMPLATE.read_text()
             ) as graphql_url,
         ):
             app = create_app(Settings.from_env(), database_url=url, api_settings=ApiSettings())

@@ -1,4 +1,5 @@
-"""The one settings module: environment variables, plus an optional YAML file for connectors.
+"""The one settings module: environment variables, plus the connector YAML (`OEE_CONFIG_FILE` or
+`OEE_CONFIG_DIR`, read and checked by `config/connectors.py` into `Settings.sources`).
 
 Nothing here runs at import time; call `Settings.from_env()` where settings are needed.
 Every variable is documented in `.env.example`.
@@ -7,60 +8,18 @@ Every variable is documented in `.env.example`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from oee_pipelines.config.connectors import ConnectorConfigError, ConnectorsConfig, load_connector_config
+
+DEFAULT_DAGSTER_GRAPHQL_URL = "http://127.0.0.1:3000/graphql"
 
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names the setting in one line."""
-
-
-_ENV_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)\}")
-
-
-def _interpolate(value: Any, environ: Mapping[str, str], where: str) -> Any:
-    """Replace `${NAME}` in YAML strings with environment variables, so secrets stay out of files."""
-    if isinstance(value, dict):
-        return {key: _interpolate(item, environ, f"{where}.{key}") for key, item in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(item, environ, f"{where}[{index}]") for index, item in enumerate(value)]
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in environ:
-                raise ConfigError(f"{where}: environment variable {name} is referenced but not set")
-            return environ[name]
-
-        return _ENV_REFERENCE.sub(substitute, value)
-    return value
-
-
-def load_connector_config(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Read the connector YAML (sections `mes`, `erp`, `historian`, `iot`) with `${VAR}` interpolation."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"OEE_CONFIG_FILE: no such file {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"OEE_CONFIG_FILE: {path} is not valid YAML: {exc}".splitlines()[0]) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"OEE_CONFIG_FILE: {path} must hold a mapping at the top level")
-    unknown = sorted(set(raw) - CONNECTOR_SECTIONS)
-    if unknown:
-        raise ConfigError(
-            f"OEE_CONFIG_FILE: unknown section '{unknown[0]}' in {path} "
-            f"(expected one of {', '.join(sorted(CONNECTOR_SECTIONS))})"
-        )
-    return _interpolate(raw, environ, path.name)
-
-
-CONNECTOR_SECTIONS = {"mes", "erp", "historian", "iot"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +33,11 @@ class Settings:
     plant_file: Path | None
     org_id: str
     simulator_seed: int
+    # The Dagster webserver the API launches runs on (`services/runs.py`).
+    dagster_graphql_url: str = DEFAULT_DAGSTER_GRAPHQL_URL
+    # The connector sections as written, `${VAR}` replaced (for display); code reads `sources`.
     connectors: dict[str, Any] = field(default_factory=dict)
+    sources: ConnectorsConfig = field(default_factory=ConnectorsConfig)
 
     @property
     def embedded_pgdata(self) -> Path:
@@ -95,8 +58,15 @@ class Settings:
         seed_text = env.get("OEE_SIMULATOR_SEED", "42")
         if not seed_text.isdigit():
             raise ConfigError(f"OEE_SIMULATOR_SEED: must be a whole number, got {seed_text!r}")
-        config_file = env.get("OEE_CONFIG_FILE")
-        connectors = load_connector_config(Path(config_file), env) if config_file else {}
+        config_file, config_dir = env.get("OEE_CONFIG_FILE"), env.get("OEE_CONFIG_DIR")
+        try:
+            connectors, sources = load_connector_config(
+                Path(config_file).expanduser() if config_file else None,
+                Path(config_dir).expanduser() if config_dir else None,
+                env,
+            )
+        except ConnectorConfigError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -107,5 +77,7 @@ class Settings:
             plant_file=plant_file,
             org_id=env.get("OEE_ORG_ID", "demo"),
             simulator_seed=int(seed_text),
+            dagster_graphql_url=env.get("OEE_DAGSTER_GRAPHQL_URL") or DEFAULT_DAGSTER_GRAPHQL_URL,
             connectors=connectors,
+            sources=sources,
         )

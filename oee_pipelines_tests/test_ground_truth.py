@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 
 from oee_pipelines.simulator.plant import SimulatedPlant
-from oee_pipelines_tests.defs.oee.plant_setup import load_plant, materialize_days
+from oee_pipelines_tests.support.plant_days import load_plant, materialize_days
 
 FIRST, LAST = date(2025, 1, 13), date(2025, 1, 19)  # Monday to Sunday: weekend windows are NULL
 TOLERANCE = 0.01

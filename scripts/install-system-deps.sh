@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # System packages from Debian. `demo`: mosquitto (a real MQTT broker). `test`: also LibreOffice Calc
-# (reads the XLSX exports back) and Chromium (the export page and Tableau WDC in a real browser).
+# (reads the XLSX exports back), Chromium (the export page and Tableau WDC in a real browser) and
+# prometheus for its promtool (checks and unit-tests deploy/prometheus-alerts.yml).
 # Installed with apt-get when missing and run as root; otherwise says exactly what to install.
 set -euo pipefail
 purpose=${1:-test}
-declare -A command_of=([mosquitto]=mosquitto [libreoffice-calc-nogui]=libreoffice [chromium]=chromium)
+declare -A command_of=([mosquitto]=mosquitto [libreoffice-calc-nogui]=libreoffice [chromium]=chromium [prometheus]=promtool)
 wanted=(mosquitto)
-[ "$purpose" = test ] && wanted+=(libreoffice-calc-nogui chromium)
+[ "$purpose" = test ] && wanted+=(libreoffice-calc-nogui chromium prometheus)
 missing=()
 for package in "${wanted[@]}"; do
     command -v "${command_of[$package]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${command_of[$package]}" ] || missing+=("$package")
@@ -18,6 +19,14 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The mosquitto package may start a system broker on port 1883; ours start on free ports.
     if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto 2>/dev/null || true; fi
+    # The prometheus package starts a server on port 9090 at boot; only its promtool is wanted.
+    if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+        if command -v systemctl >/dev/null 2>&1; then
+            systemctl stop prometheus 2>/dev/null || true
+            systemctl disable prometheus 2>/dev/null || true
+        fi
+        if [ -x /etc/init.d/prometheus ]; then /etc/init.d/prometheus stop >/dev/null 2>&1 || true; fi
+    fi
 else
     echo "missing system packages: ${missing[*]}" >&2
     echo "install them first, e.g.: sudo apt-get install ${missing[*]}" >&2

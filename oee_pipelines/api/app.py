@@ -9,12 +9,14 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from oee_pipelines.api import bi, erp, exports, historian, imports, iot_stream, mes, telemetry
+from oee_pipelines.api import bi, docs, erp, exports, historian, imports, iot_stream, mes, plant, telemetry
 from oee_pipelines.api.deps import ApiServices, get_services
 from oee_pipelines.api.errors import install_error_handlers
 from oee_pipelines.api.odata.router import router as odata_router
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.observability.exposition import MetricsMiddleware, metrics_response
+from oee_pipelines.services.runs import DagsterRuns
+from oee_pipelines.services.sync_health import source_sync_exposition
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.warehouse import resolve_database_url
 
@@ -38,6 +40,7 @@ def create_app(
         database_url=database_url or resolve_database_url(settings),
         lake_root=settings.lake_root,
         settings=api_settings or ApiSettings.from_env(),
+        sources=settings.sources,
     )
 
     @asynccontextmanager
@@ -45,8 +48,18 @@ def create_app(
         yield
         services.close()
 
-    app = FastAPI(title="OEE pipelines API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    # docs_url/redoc_url off: `api/docs.py` serves both pages from the package (no CDN).
+    app = FastAPI(
+        title="OEE pipelines API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.services = services
+    app.state.dagster_runs = DagsterRuns(graphql_url=settings.dagster_graphql_url)
+    app.state.import_upload_settings = imports.UploadSettings.from_env()
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.include_router(exports.router)
@@ -56,14 +69,17 @@ def create_app(
     app.include_router(historian.router)
     app.include_router(odata_router)
     app.include_router(bi.router)
+    app.include_router(docs.router)
     app.include_router(imports.router)
+    app.include_router(plant.router)
     app.include_router(iot_stream.build_router(settings))
 
     @app.get(
         "/metrics", tags=["Operations"], summary="Prometheus metrics of this process", include_in_schema=False
     )
-    async def metrics() -> Response:
-        return metrics_response()
+    async def metrics(services: ApiServices = Depends(get_services)) -> Response:
+        # MES/ERP syncs run in Dagster run workers, never scraped: their audit trail is read here.
+        return metrics_response(await run_in_threadpool(source_sync_exposition, services.pool))
 
     @app.get("/health", tags=["Operations"], summary="Liveness and warehouse reachability")
     async def health(services: ApiServices = Depends(get_services)) -> JSONResponse:

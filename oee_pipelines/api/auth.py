@@ -16,11 +16,26 @@ class ApiKeyError(Exception):
     """A key operation that cannot be done (unknown organization, no such key); says why."""
 
 
+SCOPES = ("read", "admin")  # 'admin' may also change the plant model (PUT /api/plant/model)
+
+
 @dataclass(frozen=True)
 class ApiIdentity:
     key_id: int
     org_id: str
     name: str
+    scope: str = "admin"
+
+    def has_scope(self, needed: str) -> bool:
+        """An 'admin' key may do what a 'read' key may; a 'read' key only reads."""
+        return self.scope == "admin" or self.scope == needed
+
+
+def scope_refusal(identity: ApiIdentity, needed: str) -> str | None:
+    """Why the key may not do what needs `needed` (None: it may)."""
+    if identity.has_scope(needed):
+        return None
+    return f"this API key has scope {identity.scope!r}; this action needs an {needed!r}-scoped key"
 
 
 @dataclass(frozen=True)
@@ -39,14 +54,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(conn: Connection, org_id: str, name: str) -> tuple[int, str]:
+def create_api_key(conn: Connection, org_id: str, name: str, scope: str = "admin") -> tuple[int, str]:
     """A new key for `org_id`: returns (id, the key itself). Only the hash is stored."""
+    if scope not in SCOPES:
+        raise ApiKeyError(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}")
     if conn.execute("SELECT 1 FROM organizations WHERE id = %s", (org_id,)).fetchone() is None:
         raise ApiKeyError(f"--org: no organization {org_id!r} in the warehouse (load the plant first)")
     key = "oee_" + secrets.token_urlsafe(32)
     row = conn.execute(
-        "INSERT INTO api_keys (org_id, name, key_prefix, key_hash) VALUES (%s, %s, %s, %s) RETURNING id",
-        (org_id, name, key[:KEY_PREFIX_LENGTH], hash_key(key)),
+        "INSERT INTO api_keys (org_id, name, key_prefix, key_hash, scope) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (org_id, name, key[:KEY_PREFIX_LENGTH], hash_key(key), scope),
     ).fetchone()
     assert row is not None
     return int(row[0]), key
@@ -80,8 +98,9 @@ def list_api_keys(conn: Connection, org_id: str) -> list[ApiKeyListing]:
 def identify(conn: Connection, key: str) -> ApiIdentity | None:
     """The organization an active key belongs to, or None for an unknown or revoked key."""
     row = conn.execute(
-        "SELECT id, org_id, name, last_used_at < now() - interval '1 minute' OR last_used_at IS NULL "
-        "FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+        "SELECT id, org_id, name, last_used_at < now() - interval '1 minute' OR last_used_at IS NULL, "
+        "scope FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > now())",
         (hash_key(key),),
     ).fetchone()
     if row is None:
@@ -89,4 +108,4 @@ def identify(conn: Connection, key: str) -> ApiIdentity | None:
     if row[3]:
         # At most one write per key per minute, so a busy BI refresh does not serialize on this row.
         conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (row[0],))
-    return ApiIdentity(key_id=int(row[0]), org_id=str(row[1]), name=str(row[2]))
+    return ApiIdentity(key_id=int(row[0]), org_id=str(row[1]), name=str(row[2]), scope=str(row[4]))

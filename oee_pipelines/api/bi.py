@@ -6,11 +6,12 @@ key to load; they ask for the API key and send it with every API call they make.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from oee_pipelines.api.deps import ApiServices, get_services
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSETS = {
@@ -19,7 +20,8 @@ ASSETS = {
     "chart.js": "text/javascript",
     "tableau_wdc.js": "text/javascript",
 }
-# Tableau's WDC 2.0 library is not redistributed here: an operator downloads it once and points this at it.
+# Tableau's WDC 2.0 library is not redistributed here: an operator downloads it once and points this
+# variable at it (`ApiSettings.tableau_library`).
 TABLEAU_LIBRARY_ENV = "OEE_TABLEAU_WDC_JS"
 
 router = APIRouter(tags=["BI pages"], include_in_schema=False)
@@ -46,8 +48,8 @@ def tableau_connector_page() -> FileResponse:
 
 
 @router.get("/bi/tableau/tableauwdc-2.0.latest.js")
-def tableau_library() -> Response:
-    path = os.environ.get(TABLEAU_LIBRARY_ENV)
+def tableau_library(services: ApiServices = Depends(get_services)) -> Response:
+    path = services.settings.tableau_library
     if not path or not Path(path).is_file():
         message = (
             f"// Tableau's WDC library is not installed: set {TABLEAU_LIBRARY_ENV} (see docs/bi/tableau.md)\n"

@@ -1,4 +1,9 @@
-"""What every request needs: the warehouse connection pool, the lake, the settings, and the caller's key."""
+"""What every request needs: the warehouse connection pool, the lake, the settings, the connector
+configuration, the Dagster client, and the caller's key.
+
+`create_app(settings)` builds all of it once and puts it on `app.state`; handlers take it through the
+dependencies below, never from the environment.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from psycopg_pool import ConnectionPool
 from oee_pipelines.api.auth import ApiIdentity, identify
 from oee_pipelines.api.errors import ApiError
 from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.config.connectors import ConnectorsConfig
+from oee_pipelines.services.runs import DagsterRuns
 
 
 def _configure_connection(conn: Connection) -> None:
@@ -21,10 +28,17 @@ def _configure_connection(conn: Connection) -> None:
 class ApiServices:
     """Shared per app. The pool opens on first use, so building the app touches no database."""
 
-    def __init__(self, database_url: str, lake_root: str, settings: ApiSettings) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        lake_root: str,
+        settings: ApiSettings,
+        sources: ConnectorsConfig | None = None,
+    ) -> None:
         self.database_url = database_url
         self.lake_root = lake_root
         self.settings = settings
+        self.sources = sources or ConnectorsConfig()
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
 
@@ -53,6 +67,11 @@ class ApiServices:
 
 def get_services(request: Request) -> ApiServices:
     return request.app.state.services
+
+
+def dagster_runs(request: Request) -> DagsterRuns:
+    """The app's Dagster client (`app.state.dagster_runs`, built by `create_app`; tests replace it)."""
+    return request.app.state.dagster_runs
 
 
 _header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (preferred)")

@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, StringConstraints
 
 from oee_pipelines.api.auth import ApiIdentity
-from oee_pipelines.api.dagster_runs import DagsterRuns
-from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
+from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_api_key
 from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
-from oee_pipelines.api.mes import LAUNCH_RESPONSES, LaunchedRun, dagster_runs, launch, require_source_org
+from oee_pipelines.api.mes import LAUNCH_RESPONSES, LaunchedRun, launch, require_source_org
 from oee_pipelines.api.params import IDENTIFIER_PATTERN
 from oee_pipelines.api.queries import owned_by
-from oee_pipelines.defs.mes.run_config import ERP_MATERIALS_SYNC_JOB
+from oee_pipelines.services.mes_erp.run_requests import ERP_MATERIALS_SYNC_JOB
+from oee_pipelines.services.runs import DagsterRuns
 
 router = APIRouter(tags=["ERP"])
 
@@ -53,9 +53,10 @@ class LaborCosts(BaseModel):
 )
 async def sync_materials(
     identity: ApiIdentity = Depends(require_api_key),
+    services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> LaunchedRun:
-    require_source_org("erp", identity)
+    require_source_org(services, "erp", identity)
     return await launch(runs, ERP_MATERIALS_SYNC_JOB, {}, identity)
 
 

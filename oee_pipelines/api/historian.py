@@ -1,6 +1,7 @@
 """Historian backfill endpoints (seed 002 §2.1): start a backfill of a range, read its status.
 
-`POST /api/historian/backfill/start/` records a PENDING `historian_backfill_jobs` row and launches a
+`POST /api/historian/backfill/start/` has the historian service record a PENDING
+`historian_backfill_jobs` row (`services/historian/jobs.py`, the table's only writer) and launch a
 Dagster backfill of `historian_points` over the UTC days of the range (one run: the asset's
 single-run backfill policy), narrowed by run tags to the system, tags, machine and organization asked
 for. `GET /api/historian/backfill/status/{job_id}/` maps the Dagster backfill's status to the seed's
@@ -10,21 +11,21 @@ PENDING / RUNNING / COMPLETED / FAILED, with the point counts the run wrote into
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from oee_pipelines.api.auth import ApiIdentity
-from oee_pipelines.api.dagster_runs import REQUESTED_BY_TAG, DagsterRuns, DagsterUnavailableError
-from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
+from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_api_key
 from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
-from oee_pipelines.api.mes import dagster_runs
 from oee_pipelines.api.params import IDENTIFIER_PATTERN, parse_bound
 from oee_pipelines.api.queries import require_owned
-from oee_pipelines.defs.historian.run_tags import BackfillRequest
-from oee_pipelines.defs.partitions import PARTITIONS_START
+from oee_pipelines.domain.days import PARTITIONS_START
+from oee_pipelines.services.historian.jobs import BackfillJobs
+from oee_pipelines.services.historian.run_tags import BackfillRequest
+from oee_pipelines.services.runs import REQUESTED_BY_TAG, DagsterRuns, DagsterUnavailableError
 
 router = APIRouter(tags=["Historian"])
 STATUS_PATH = "/api/historian/backfill/status/{job_id}/"
@@ -132,29 +133,26 @@ async def start_backfill(
     tags = tuple(dict.fromkeys(([body.tag_name] if body.tag_name else []) + list(body.tag_names)))
     if body.machine_id:
         await run_in_threadpool(require_owned, services.pool, identity.org_id, machine_id=body.machine_id)
-    job_id = await run_in_threadpool(
-        _insert_job, services, identity.org_id, system, list(tags), body.machine_id, first, last
-    )
-    request = BackfillRequest(system, tags, body.machine_id, identity.org_id, job_id)
-    run_tags = {**request.run_tags(), REQUESTED_BY_TAG: f"api:{identity.name}"}
+    request = BackfillRequest(system, tags, body.machine_id, identity.org_id)
+
+    def launch(request: BackfillRequest) -> str:
+        return runs.launch_partition_backfill(
+            [HISTORIAN_POINTS],
+            partition_range=(first.isoformat(), last.isoformat()),
+            tags={**request.run_tags(), REQUESTED_BY_TAG: f"api:{identity.name}"},
+        )
+
     try:
-        backfill_id = await run_in_threadpool(
-            lambda: runs.launch_partition_backfill(
-                [HISTORIAN_POINTS], partition_range=(first.isoformat(), last.isoformat()), tags=run_tags
-            )
-        )
+        jobs = backfill_jobs(services)
+        started = await run_in_threadpool(jobs.start_backfill, request, first, last, launch)
     except DagsterUnavailableError as exc:
-        await run_in_threadpool(
-            _update_job, services, job_id, {"job_status": "FAILED", "error_message": str(exc)}
-        )
         raise ApiError(503, None, str(exc)) from None
-    await run_in_threadpool(_update_job, services, job_id, {"dagster_backfill_id": backfill_id})
     return BackfillStarted(
-        job_id=job_id,
+        job_id=started.job_id,
         status="PENDING",
-        dagster_backfill_id=backfill_id,
+        dagster_backfill_id=started.dagster_backfill_id,
         partition_range=(first.isoformat(), last.isoformat()),
-        status_url=STATUS_PATH.format(job_id=job_id),
+        status_url=STATUS_PATH.format(job_id=started.job_id),
     )
 
 
@@ -170,7 +168,7 @@ async def backfill_status(
     services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> BackfillStatus:
-    row = await run_in_threadpool(_job_row, services, identity.org_id, job_id)
+    row = await run_in_threadpool(backfill_jobs(services).status_row, identity.org_id, job_id)
     if row is None:
         raise ApiError(404, "job_id", f"no historian backfill {job_id} in your organization")
     dagster_status = None
@@ -196,46 +194,6 @@ def seed_status(row_status: str, dagster_status: str | None) -> str:
     return "PENDING" if row_status == "PENDING" else "RUNNING"
 
 
-def _insert_job(
-    services: ApiServices,
-    org_id: str,
-    system: str,
-    tags: list[str],
-    machine_id: str | None,
-    first: date,
-    last: date,
-) -> int:
-    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    with services.pool.connection() as conn:
-        row = conn.execute(
-            """INSERT INTO historian_backfill_jobs
-                   (org_id, historian_system, tags, machine_id, start_time, end_time, job_status)
-               VALUES (%s, %s, %s, %s, %s, %s, 'PENDING') RETURNING job_id""",
-            (org_id, system, tags, machine_id, start, end),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _update_job(services: ApiServices, job_id: int, values: dict[str, Any]) -> None:
-    assignments = ", ".join(f"{column} = %s" for column in values)
-    with services.pool.connection() as conn:
-        conn.execute(
-            f"UPDATE historian_backfill_jobs SET {assignments} WHERE job_id = %s",
-            (*values.values(), job_id),
-        )
-
-
-def _job_row(services: ApiServices, org_id: str, job_id: int) -> dict[str, Any] | None:
-    with services.pool.connection() as conn:
-        cursor = conn.execute(
-            """SELECT job_id, historian_system, tags, machine_id, start_time, end_time, job_status,
-                      points_fetched, points_imported, unmapped_tags, error_message, created_at, completed_at,
-                      dagster_backfill_id, dagster_run_id
-               FROM historian_backfill_jobs WHERE job_id = %s AND org_id = %s""",
-            (job_id, org_id),
-        )
-        row = cursor.fetchone()
-        columns = [column.name for column in cursor.description or []]
-    return dict(zip(columns, row, strict=True)) if row else None
+def backfill_jobs(services: ApiServices) -> BackfillJobs:
+    """The historian service's job rows over the API's connection pool."""
+    return BackfillJobs(services.pool.connection)

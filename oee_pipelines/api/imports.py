@@ -26,7 +26,7 @@ from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
 from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
 from oee_pipelines.connectors.files import safe_file_name, template_path
 from oee_pipelines.connectors.files.reader import CSV_SUFFIXES, XLSX_SUFFIXES
-from oee_pipelines.resources.imports import FileImporter, ImportOutcome
+from oee_pipelines.services.imports import FileImporter, ImportOutcome
 from oee_pipelines.settings import ConfigError
 from oee_pipelines.storage.lake import Lake
 
@@ -44,8 +44,20 @@ router = APIRouter(prefix="/api/import", tags=["Imports"], responses=COMMON_ERRO
 
 class ImportType(StrEnum):
     sensor_log = "sensor_log"
+    machine_state_log = "machine_state_log"
+    production_count = "production_count"
     downtime = "downtime"
     schedule = "schedule"
+
+
+class TemplateFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+# An encoding label such as cp1250, utf-8, iso-8859-2 or shift_jis.
+ENCODING_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+TYPE_HELP = "sensor_log, machine_state_log, production_count, downtime or schedule"
 
 
 @dataclass(frozen=True)
@@ -65,44 +77,57 @@ class UploadSettings:
 
 
 def get_upload_settings(request: Request) -> UploadSettings:
-    """Read once per app, on first use; tests override this dependency."""
-    state = request.app.state
-    if getattr(state, "import_upload_settings", None) is None:
-        state.import_upload_settings = UploadSettings.from_env()
-    return state.import_upload_settings
+    """Read once, by `create_app`; tests override this dependency."""
+    return request.app.state.import_upload_settings
 
 
 @router.get("/template/", summary="Download the import template for a type")
 def download_template(
-    type: ImportType = Query(..., description="sensor_log, downtime or schedule"),
+    type: ImportType = Query(..., description=TYPE_HELP),
+    format: TemplateFormat | None = Query(
+        None, description="csv or xlsx where the type has both (default: the type's usual one)"
+    ),
     identity: ApiIdentity = Depends(require_api_key),
 ) -> FileResponse:
-    path = template_path(type.value)
+    try:
+        path = template_path(type.value, format.value if format else None)
+    except ValueError as error:
+        raise ApiError(404, "format", str(error)) from None
     return FileResponse(path, media_type=TEMPLATE_MEDIA_TYPES[path.suffix], filename=path.name)
 
 
 @router.post("/csv/", summary="Import a CSV file (all or nothing unless quarantine_invalid)")
 async def import_csv(
     request: Request,
-    type: ImportType = Query(..., description="sensor_log, downtime or schedule"),
+    type: ImportType = Query(..., description=TYPE_HELP),
     quarantine_invalid: bool = Query(False, description="land the valid rows, keep the others aside"),
+    encoding: str | None = Query(
+        None,
+        description="the file's text encoding, e.g. cp1250 (default: detected; refused when unsure)",
+        pattern=ENCODING_PATTERN,
+        max_length=40,
+    ),
     identity: ApiIdentity = Depends(require_api_key),
     services: ApiServices = Depends(get_services),
     limits: UploadSettings = Depends(get_upload_settings),
 ) -> JSONResponse:
-    return await _import_upload(request, type, quarantine_invalid, identity, services, limits, CSV_SUFFIXES)
+    return await _import_upload(
+        request, type, quarantine_invalid, identity, services, limits, CSV_SUFFIXES, encoding
+    )
 
 
 @router.post("/excel/", summary="Import an Excel workbook (.xlsx; the first sheet)")
 async def import_excel(
     request: Request,
-    type: ImportType = Query(..., description="sensor_log, downtime or schedule"),
+    type: ImportType = Query(..., description=TYPE_HELP),
     quarantine_invalid: bool = Query(False, description="land the valid rows, keep the others aside"),
     identity: ApiIdentity = Depends(require_api_key),
     services: ApiServices = Depends(get_services),
     limits: UploadSettings = Depends(get_upload_settings),
 ) -> JSONResponse:
-    return await _import_upload(request, type, quarantine_invalid, identity, services, limits, XLSX_SUFFIXES)
+    return await _import_upload(
+        request, type, quarantine_invalid, identity, services, limits, XLSX_SUFFIXES, None
+    )
 
 
 async def _import_upload(
@@ -113,6 +138,7 @@ async def _import_upload(
     services: ApiServices,
     limits: UploadSettings,
     suffixes: tuple[str, ...],
+    encoding: str | None,
 ) -> JSONResponse:
     upload = await receive_upload(request, limits)
     try:
@@ -127,6 +153,7 @@ async def _import_upload(
             submitted_by=f"api key {identity.key_id} ({identity.name})",
             file_name=upload.file_name,
             quarantine_invalid=quarantine_invalid,
+            encoding=encoding,
         )
     finally:
         upload.path.unlink(missing_ok=True)

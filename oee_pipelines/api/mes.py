@@ -10,30 +10,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from oee_pipelines.api.auth import ApiIdentity
-from oee_pipelines.api.dagster_runs import (
-    ORG_TAG,
-    REQUESTED_BY_TAG,
-    DagsterRuns,
-    DagsterUnavailableError,
-    RunNotFoundError,
-)
-from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
+from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_api_key
 from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
 from oee_pipelines.api.params import IDENTIFIER_PATTERN, parse_bound
 from oee_pipelines.api.queries import require_owned
-from oee_pipelines.defs.mes.run_config import (
+from oee_pipelines.services.mes_erp.run_requests import (
     MES_ORDER_STATUS_JOB,
     MES_RECIPE_DOWNLOAD_JOB,
     MES_SCHEDULE_SYNC_JOB,
     mes_sync_run_config,
     pushback_run_config,
 )
-from oee_pipelines.settings import Settings
+from oee_pipelines.services.runs import (
+    ORG_TAG,
+    REQUESTED_BY_TAG,
+    DagsterRuns,
+    DagsterUnavailableError,
+    RunNotFoundError,
+)
 
 router = APIRouter(tags=["MES"])
 RUNS_PATH = "/api/mes/runs/{run_id}"
@@ -95,20 +94,14 @@ class OrderStatusRequest(BaseModel):
     )
 
 
-def dagster_runs(request: Request) -> DagsterRuns:
-    """The app's Dagster client settings (`app.state.dagster_runs`, else from OEE_DAGSTER_GRAPHQL_URL)."""
-    runs = getattr(request.app.state, "dagster_runs", None)
-    if runs is None:
-        runs = request.app.state.dagster_runs = DagsterRuns.from_env()
-    return runs
-
-
-def require_source_org(section: str, identity: ApiIdentity) -> None:
-    """The `section` source must be configured and serve the caller's organization."""
-    config = Settings.from_env().connectors.get(section)
-    if not config:
+def require_source_org(services: ApiServices, section: str, identity: ApiIdentity) -> None:
+    """The `section` source must be configured, enabled, and serve the caller's organization."""
+    config = getattr(services.sources, section)
+    if config is None:
         raise ApiError(503, None, f"no `{section}` source system configured (OEE_CONFIG_FILE)")
-    if config.get("org_id", "demo") != identity.org_id:
+    if not config.enabled:
+        raise ApiError(503, None, f"the `{section}` source system is disabled ({section}.enabled: false)")
+    if config.options.get("org_id", "demo") != identity.org_id:
         raise ApiError(403, None, f"the configured `{section}` system serves another organization")
 
 
@@ -136,7 +129,7 @@ async def sync_schedules(
     services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> LaunchedRun:
-    require_source_org("mes", identity)
+    require_source_org(services, "mes", identity)
     if body.line_id:
         await run_in_threadpool(require_owned, services.pool, identity.org_id, line_id=body.line_id)
     start = parse_bound(body.start_date, "start_date", upper=False) if body.start_date else None
@@ -144,8 +137,8 @@ async def sync_schedules(
     if start and end and end <= start:
         raise ApiError(422, "end_date", "must be after start_date")
     run_config = mes_sync_run_config(
-        start=start.isoformat() if start else None,
-        end=end.isoformat() if end else None,
+        start=start,
+        end=end,
         line_id=body.line_id,
         downloaded_by=f"api:{identity.name}",
     )
@@ -162,10 +155,11 @@ async def sync_schedules(
 async def download_recipes(
     body: RecipeDownloadRequest,
     identity: ApiIdentity = Depends(require_api_key),
+    services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> LaunchedRun:
-    require_source_org("mes", identity)
-    run_config = mes_sync_run_config(recipe_ids=list(body.recipe_ids), downloaded_by=f"api:{identity.name}")
+    require_source_org(services, "mes", identity)
+    run_config = mes_sync_run_config(recipe_ids=body.recipe_ids, downloaded_by=f"api:{identity.name}")
     return await launch(runs, MES_RECIPE_DOWNLOAD_JOB, run_config, identity)
 
 
@@ -179,10 +173,11 @@ async def download_recipes(
 async def update_orders(
     body: OrderStatusRequest,
     identity: ApiIdentity = Depends(require_api_key),
+    services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> LaunchedRun:
-    require_source_org("mes", identity)
-    return await launch(runs, MES_ORDER_STATUS_JOB, pushback_run_config(list(body.work_order_ids)), identity)
+    require_source_org(services, "mes", identity)
+    return await launch(runs, MES_ORDER_STATUS_JOB, pushback_run_config(body.work_order_ids), identity)
 
 
 async def run_status(

@@ -10,29 +10,23 @@ Time ranges are half-open, `[start, end)`, in UTC:
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from oee_pipelines.api.errors import ApiError
+from oee_pipelines.domain.timestamps import parse_instant
 from oee_pipelines.exports.queries import TimeRange
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def parse_bound(text: str, parameter: str, *, upper: bool) -> datetime:
     """One bound of a range as an aware UTC datetime (see the module docstring for the rules)."""
-    value = text.strip()
     outside = ApiError(422, parameter, f"{text!r} is outside {EARLIEST.year}-{LATEST.year - 1}")
     try:
-        if _DATE_ONLY.match(value):
-            instant = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-            instant += timedelta(days=1) if upper else timedelta(0)
-        else:
-            instant = datetime.fromisoformat(value.replace("z", "Z"))
-            instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+        instant = parse_instant(text, end_of_day=upper)
     except OverflowError:
         raise outside from None
     except ValueError:

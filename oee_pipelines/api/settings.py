@@ -22,6 +22,8 @@ class ApiSettings:
     pool_max_size: int = 10
     # Temporary XLSX workbooks are written here before they are streamed (None: the system temp dir).
     scratch_dir: str | None = None
+    # Tableau's WDC 2.0 library, downloaded once by an operator (`OEE_TABLEAU_WDC_JS`; docs/bi/tableau.md).
+    tableau_library: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -30,4 +32,5 @@ class ApiSettings:
             max_range_days=_positive_int(env, "OEE_API_MAX_RANGE_DAYS", cls.max_range_days),
             pool_max_size=_positive_int(env, "OEE_API_POOL_SIZE", cls.pool_max_size),
             scratch_dir=env.get("OEE_API_SCRATCH_DIR") or None,
+            tableau_library=env.get("OEE_TABLEAU_WDC_JS") or None,
         )

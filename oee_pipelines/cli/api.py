@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from oee_pipelines.api.auth import ApiKeyError, create_api_key, list_api_keys, revoke_api_key
+from oee_pipelines.cli.errors import require_free_port
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.warehouse import resolve_database_url
 
@@ -24,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create = commands.add_parser("create", help="create a key; prints the key alone on stdout")
     create.add_argument("--org", required=True, help="organization id (the demo plant's is `demo`)")
     create.add_argument("--name", required=True, help="who or what uses the key, e.g. 'Power BI finance'")
+    create.add_argument(
+        "--scope",
+        choices=("read", "admin"),
+        default="admin",
+        help="'read' keys cannot change the plant model",
+    )
     create.set_defaults(handler=run_create)
     revoke = commands.add_parser("revoke", help="revoke a key by id or by its shown prefix")
     revoke.add_argument("key", metavar="KEY_ID_OR_PREFIX")
@@ -38,6 +45,7 @@ def run_api(args: argparse.Namespace) -> int:
 
     from oee_pipelines.api.app import create_app
 
+    require_free_port(args.host, args.port, "--port")
     uvicorn.run(create_app(Settings.from_env()), host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -49,7 +57,7 @@ def _connect() -> psycopg.Connection:
 def run_create(args: argparse.Namespace) -> int:
     with _connect() as conn:
         try:
-            key_id, key = create_api_key(conn, args.org, args.name)
+            key_id, key = create_api_key(conn, args.org, args.name, args.scope)
         except ApiKeyError as exc:
             print(f"oee api-key create: {exc}", file=sys.stderr)
             return 1

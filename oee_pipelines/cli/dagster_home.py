@@ -1,6 +1,6 @@
-"""Locate the Dagster instance: DAGSTER_HOME, or data/dagster_home with the repo's dagster.yaml.
+"""Locate the Dagster instance: DAGSTER_HOME, or data/dagster_home with the packaged dagster.yaml.
 
-The repo's dagster.yaml keeps runs, events and schedule state in PostgreSQL at
+The template (the repository's dagster.yaml) keeps runs, events and schedule state in PostgreSQL at
 OEE_DAGSTER_STORAGE_URL. When that is unset, it is a `dagster` database beside the warehouse (on the
 embedded server by default): the same storage as production. On SQLite every run launch also
 created and migrated a per-run event-log file, which made 20 concurrent API launches wait 3.6 s.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,9 +20,14 @@ from psycopg import sql
 
 from oee_pipelines.settings import ConfigError, Settings
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+# The instance template ships in the package (a symlink to the repository's dagster.yaml that the
+# wheel build follows), so a wheel install writes the same instance as a checkout.
+DAGSTER_YAML_TEMPLATE = Path(str(files("oee_pipelines.cli") / "dagster.yaml"))
 DAGSTER_STORAGE_VARIABLE = "OEE_DAGSTER_STORAGE_URL"
 DAGSTER_DATABASE = "dagster"
+# Run config for the CLI's in-process runs (demo steps, IoT landing): the CLI prints its own summary;
+# the full run logs stay in the Dagster UI.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def ensure_dagster_home(settings: Settings, warehouse_url: str) -> Path:
@@ -30,8 +36,8 @@ def ensure_dagster_home(settings: Settings, warehouse_url: str) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() and REPO_DAGSTER_YAML.exists():
-        shutil.copyfile(REPO_DAGSTER_YAML, config)
+    if not config.exists():
+        shutil.copyfile(DAGSTER_YAML_TEMPLATE, config)
     os.environ["DAGSTER_HOME"] = str(home)
     if not os.environ.get(DAGSTER_STORAGE_VARIABLE):
         os.environ[DAGSTER_STORAGE_VARIABLE] = ensure_dagster_database(warehouse_url)

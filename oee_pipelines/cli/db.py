@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from oee_pipelines.cli.dagster_home import ensure_dagster_database
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
-from oee_pipelines.storage.migrations import migrate
+from oee_pipelines.storage.migrations import NoMigrationsError, migrate
 from oee_pipelines.storage.warehouse import resolve_database_url
 
 
@@ -33,7 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_migrate(args: argparse.Namespace) -> int:
     url = resolve_database_url(Settings.from_env())
-    result = migrate(url)
+    try:
+        result = migrate(url)
+    except NoMigrationsError as exc:
+        print(f"oee db migrate: {exc}", file=sys.stderr)
+        return 1
     for name in result.applied:
         print(f"applied    {name}")
     for name in result.reapplied:

@@ -18,10 +18,11 @@ from typing import Any
 
 import dagster as dg
 
-from oee_pipelines.cli.dagster_home import ensure_dagster_home, load_definitions
+from oee_pipelines.cli.dagster_home import QUIET_LOGS, ensure_dagster_home, load_definitions
 from oee_pipelines.cli.imports import run_import_demo
 from oee_pipelines.cli.iot import run_iot_demo
-from oee_pipelines.defs.mes.run_config import demo_window_run_config
+from oee_pipelines.cli.onboarding import PLANT_MODEL_VARIABLE, run_plant_onboarding, write_demo_plant_model
+from oee_pipelines.services.mes_erp.run_requests import demo_window_run_config
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.serve import SimulatedSources
@@ -31,8 +32,6 @@ from oee_pipelines.storage.warehouse import resolve_database_url
 
 DEFAULT_DEMO_START = date(2025, 1, 13)  # a Monday: the seed's example day 2025-01-15 is inside
 DEFAULT_DEMO_DAYS = 3
-# The demo prints its own summary; the full run logs stay in the Dagster UI.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,8 @@ class DemoStep:
 
 
 DEMO_STEPS = [
-    DemoStep("reference_data_job", partitioned=False),
+    # The simulated plant onboards like any plant: its plant model file, applied (docs/onboarding.md).
+    DemoStep("plant model", partitioned=False, run=run_plant_onboarding),
     DemoStep("iot_landing_job", partitioned=False, run=run_iot_demo),
     DemoStep("mes_erp_sync_job", partitioned=False, run_config=demo_window_run_config),
     DemoStep("import_file_job", partitioned=False, run=run_import_demo),
@@ -86,11 +86,13 @@ def run_demo(args: argparse.Namespace) -> int:
         window_start = datetime.combine(first, clock.min, tzinfo=UTC) - SOURCE_MARGIN
         window_end = datetime.combine(last, clock.min, tzinfo=UTC) + SOURCE_MARGIN
         with SimulatedSources(plant, window_start, window_end) as sources:
-            if not os.environ.get("OEE_CONFIG_FILE"):
-                # No plant systems configured: point every connector at the simulated plant.
+            if not settings.sources.origin:
+                # No plant systems configured (OEE_CONFIG_FILE / OEE_CONFIG_DIR): use the simulated plant.
                 config_file = sources.write_connector_config(settings.data_dir / "simulated_sources.yml")
                 os.environ["OEE_CONFIG_FILE"] = str(config_file)
                 print(f"simulated source systems: {', '.join(sources.base_urls().values())}")
+            # The simulated plant onboards like any plant: its model file, applied by `plant_model`.
+            os.environ[PLANT_MODEL_VARIABLE] = str(write_demo_plant_model(settings))
             definitions = load_definitions()
             with dg.DagsterInstance.get() as instance:
                 for step in DEMO_STEPS:

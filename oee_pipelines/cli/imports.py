@@ -1,5 +1,6 @@
-"""`oee import FILE --type sensor_log|downtime|schedule`: land one file through the same path as the
-inbox and the API, and the demo step that imports sample files through the inbox.
+"""`oee import FILE --type sensor_log|machine_state_log|production_count|downtime|schedule`: land one
+file through the same path as the inbox and the API, and the demo step that imports sample files
+through the inbox.
 
 Exit status: 0 when the file landed (SUCCESS or PARTIAL), 1 when nothing was imported.
 """
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from oee_pipelines.cli.plant import run_reference_import
 from oee_pipelines.connectors.files import safe_file_name
 from oee_pipelines.domain.imports import IMPORT_KINDS
-from oee_pipelines.resources.imports import FileImporter, ImportOutcome, ImportSetupError
+from oee_pipelines.services.imports import FileImporter, ImportOutcome, ImportSetupError
+from oee_pipelines.services.plant.templates import TEMPLATE_KIND_NAMES
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.lake import Lake
 from oee_pipelines.storage.warehouse import resolve_database_url
@@ -24,16 +27,30 @@ from oee_pipelines.storage.warehouse import resolve_database_url
 # The demo plant's machine, line and an unplanned reason code (see the shipped templates).
 DEMO_MACHINE, DEMO_REASON = "MACHINE-001", "BRK-MECH"
 DEMO_LOG_LEVEL = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The Dagster names the demo step runs (defined in `defs/imports/`, looked up by name).
+INBOX_SENSOR, IMPORT_FILE_JOB, IMPORTED_FILES = "import_inbox_sensor", "import_file_job", "imported_files"
+INBOX_RESOURCE = "import_inbox"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("import", help="import a sensor log, downtime or schedule file (CSV/XLSX)")
+    parser = subparsers.add_parser(
+        "import",
+        help="import a sensor log, machine-state log, production count, downtime or schedule file (CSV/XLSX)",
+    )
     parser.add_argument("file", type=Path, help="the .csv/.txt/.tsv or .xlsx/.xlsm file")
-    parser.add_argument("--type", required=True, choices=IMPORT_KINDS, dest="import_type")
+    # Reference-data templates (machines, shifts, ...) go to the plant model service (`cli/plant.py`).
+    parser.add_argument(
+        "--type", required=True, choices=(*IMPORT_KINDS, *TEMPLATE_KIND_NAMES), dest="import_type"
+    )
     parser.add_argument(
         "--quarantine-invalid",
         action="store_true",
         help="land the valid rows and keep the others in import_rejected_rows (default: all or nothing)",
+    )
+    parser.add_argument(
+        "--encoding",
+        help="the CSV file's text encoding, e.g. cp1250 (default: detected; a file that could be read "
+        "several ways is refused naming them)",
     )
     parser.add_argument("--org", help="organization id (default: OEE_ORG_ID, `demo`)")
     parser.add_argument("--submitted-by", help="who imports, for the audit row (default: cli:<user>)")
@@ -41,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    if args.import_type in TEMPLATE_KIND_NAMES:
+        return run_reference_import(args)
     settings = Settings.from_env()
     if not args.file.is_file():
         print(f"oee import: no such file {args.file}", file=sys.stderr)
@@ -53,6 +72,7 @@ def run_import(args: argparse.Namespace) -> int:
             org_id=args.org or settings.org_id,
             submitted_by=args.submitted_by or f"cli:{getpass.getuser()}",
             quarantine_invalid=args.quarantine_invalid,
+            encoding=args.encoding,
         )
     except (ImportSetupError, ValueError) as exc:
         print(f"oee import: {exc}", file=sys.stderr)
@@ -103,21 +123,19 @@ def demo_sample_files(day: date) -> dict[str, str]:
 def run_import_demo(
     definitions: dg.Definitions, instance: dg.DagsterInstance, first: date, last: date
 ) -> None:
-    """Drop the sample files into the inbox, tick the inbox sensor, and run the import it requests."""
-    from oee_pipelines.defs.imports.assets import IMPORTED_FILES
-    from oee_pipelines.defs.imports.jobs import IMPORT_FILE_JOB
-    from oee_pipelines.defs.imports.resources import ImportInboxResource
-    from oee_pipelines.defs.imports.sensors import import_inbox_sensor
+    """Drop the sample files into the inbox, tick the inbox sensor, and run the import it requests.
 
+    The sensor, the job and the inbox resource are the ones `definitions` binds (by name: the CLI
+    never imports `defs/`); the demo sets `OEE_IMPORT_INBOX` before the definitions are loaded.
+    """
     settings = Settings.from_env()
     inbox = settings.import_inbox
     inbox.mkdir(parents=True, exist_ok=True)
     for name, text in demo_sample_files(first).items():
         (inbox / safe_file_name(name)).write_text(text, encoding="utf-8")
-    resource = ImportInboxResource(root=str(inbox), org_id=settings.org_id)
-    tick = import_inbox_sensor(
-        dg.build_sensor_context(instance=instance, resources={"import_inbox": resource})
-    )
+    sensor = definitions.resolve_sensor_def(INBOX_SENSOR)
+    resources = {INBOX_RESOURCE: definitions.resources[INBOX_RESOURCE]}
+    tick = sensor(dg.build_sensor_context(instance=instance, resources=resources))
     job = definitions.resolve_job_def(IMPORT_FILE_JOB)
     for request in tick.run_requests:
         run_config = {**request.run_config, **DEMO_LOG_LEVEL}

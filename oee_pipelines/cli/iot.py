@@ -27,6 +27,7 @@ from typing import Any
 import dagster as dg
 import yaml
 
+from oee_pipelines.cli.dagster_home import QUIET_LOGS
 from oee_pipelines.connectors.iot.buffer import closed_segments, open_segments, read_records
 from oee_pipelines.connectors.iot.config import IotConfigError, MqttSettings, http_endpoints, mqtt_settings
 from oee_pipelines.connectors.iot.http_poller import PollerConfig, endpoints_from_sensors, run_poller
@@ -34,8 +35,6 @@ from oee_pipelines.connectors.iot.ingester import IngesterConfig, run_ingester
 from oee_pipelines.connectors.iot.intake import read_sensor_registry
 from oee_pipelines.connectors.iot.mosquitto import MOSQUITTO, MosquittoBroker
 from oee_pipelines.connectors.iot.termination import stop_on_termination
-from oee_pipelines.defs.partitions import hourly_partitions
-from oee_pipelines.resources.iot import IoTBufferResource
 from oee_pipelines.settings import ConfigError, Settings
 from oee_pipelines.simulator.mqtt_publisher import (
     MqttPublisher,
@@ -52,6 +51,8 @@ LOCAL_TOPICS = ["factory/#"]
 DEMO_BATCH_READINGS = 500
 DEMO_WAIT_SECONDS = 300.0
 READY_WAIT_SECONDS = 60.0
+# The Dagster names the demo landing uses (defined in `defs/iot/` and `defs/resources.py`, looked up by name).
+IOT_LANDING_JOB, IOT_RESOURCE = "iot_landing_job", "iot"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -230,7 +231,8 @@ def iot_services(settings: Settings) -> Iterator[dict[str, list[str]]]:
     broker = MosquittoBroker(settings.data_dir / "mosquitto", free_port(), executable=executable).start()
     try:
         assert broker.process is not None
-        os.environ["OEE_CONFIG_FILE"] = str(write_local_broker_config(settings, broker.port))
+        variable, location = write_local_broker_config(settings, broker.port)
+        os.environ[variable] = str(location)
         print(f"started mosquitto (pid {broker.process.pid}) on {LOCAL_HOST}:{broker.port}")
         yield {
             "iot-ingester": _oee_command("iot", "ingest"),
@@ -240,24 +242,37 @@ def iot_services(settings: Settings) -> Iterator[dict[str, list[str]]]:
         broker.stop()
 
 
-def write_local_broker_config(settings: Settings, port: int) -> Path:
-    """The connector YAML as written (references kept) plus `iot.mqtt` naming the local broker."""
-    current = os.environ.get("OEE_CONFIG_FILE")
-    config: dict[str, Any] = (
-        (yaml.safe_load(Path(current).read_text(encoding="utf-8")) or {}) if current else {}
-    )
-    config.setdefault("iot", {})["mqtt"] = {
+def write_local_broker_config(settings: Settings, port: int) -> tuple[str, Path]:
+    """The connector configuration as written (references kept) plus `iot.mqtt` naming the local
+    broker, as (the variable to point at it, the file or folder): a copy of the `OEE_CONFIG_DIR`
+    folder with its `iot_config.yml` rewritten, or one YAML file otherwise."""
+    local_mqtt = {
         "broker": LOCAL_HOST,
         "port": port,
         "client_id": "oee-ingester-local",
         "topics": LOCAL_TOPICS,
     }
+    folder = os.environ.get("OEE_CONFIG_DIR")
+    if folder:
+        copy = settings.data_dir / "local_services"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(folder, copy)
+        iot_file = copy / "iot_config.yml"
+        iot = (yaml.safe_load(iot_file.read_text(encoding="utf-8")) or {}) if iot_file.exists() else {}
+        iot.setdefault("iot", {})["mqtt"] = local_mqtt
+        iot_file.write_text("# Written by `oee up`: the local MQTT broker.\n" + yaml.safe_dump(iot))
+        return "OEE_CONFIG_DIR", copy
+    current = os.environ.get("OEE_CONFIG_FILE")
+    config: dict[str, Any] = (
+        (yaml.safe_load(Path(current).read_text(encoding="utf-8")) or {}) if current else {}
+    )
+    config.setdefault("iot", {})["mqtt"] = local_mqtt
     path = settings.data_dir / "local_services.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "# Written by `oee up`: the connector YAML plus the local MQTT broker.\n" + yaml.safe_dump(config)
     )
-    return path
+    return "OEE_CONFIG_FILE", path
 
 
 def run_iot_demo(definitions: dg.Definitions, instance: dg.DagsterInstance, first: date, last: date) -> None:
@@ -340,19 +355,22 @@ def _land(
     start: datetime,
     end: datetime,
 ) -> None:
-    from oee_pipelines.cli.demo import QUIET_LOGS  # here: `demo` imports this module
-
-    job = definitions.resolve_job_def("iot_landing_job")
+    job = definitions.resolve_job_def(IOT_LANDING_JOB)
+    assert isinstance(job.partitions_def, dg.TimeWindowPartitionsDefinition)
+    hour_key = job.partitions_def.fmt
+    # The job's own buffer resource, pointed at the demo's buffer (the CLI never imports defs/ or resources/).
+    bound = definitions.resources[IOT_RESOURCE]
+    demo_buffer = type(bound)(buffer_dir=str(buffer_dir), org_id=settings.org_id)
     started = time.monotonic()
     result = job.execute_in_process(
         instance=instance,
         run_config=QUIET_LOGS,
-        resources={"iot": IoTBufferResource(buffer_dir=str(buffer_dir), org_id=settings.org_id)},
+        resources={IOT_RESOURCE: demo_buffer},
         tags={
-            "dagster/asset_partition_range_start": start.strftime(hourly_partitions.fmt),
-            "dagster/asset_partition_range_end": (end - timedelta(hours=1)).strftime(hourly_partitions.fmt),
+            "dagster/asset_partition_range_start": start.strftime(hour_key),
+            "dagster/asset_partition_range_end": (end - timedelta(hours=1)).strftime(hour_key),
         },
     )
     if not result.success:
-        raise SystemExit(f"oee demo: iot_landing_job failed (run {result.run_id}); see the Dagster UI")
-    print(f"ran {'iot_landing_job':<32} in {time.monotonic() - started:5.1f} s  (run {result.run_id[:8]})")
+        raise SystemExit(f"oee demo: {IOT_LANDING_JOB} failed (run {result.run_id}); see the Dagster UI")
+    print(f"ran {IOT_LANDING_JOB:<32} in {time.monotonic() - started:5.1f} s  (run {result.run_id[:8]})")

@@ -14,9 +14,11 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 from oee_pipelines.cli.dagster_home import ensure_dagster_home
+from oee_pipelines.cli.errors import require_free_port
 from oee_pipelines.cli.iot import iot_services
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
@@ -25,7 +27,10 @@ from oee_pipelines.storage.migrations import migrate
 from oee_pipelines.storage.warehouse import resolve_database_url
 
 HOST = "127.0.0.1"
-WORKSPACE_YAML = Path(__file__).resolve().parents[2] / "workspace.yaml"
+# Shipped in the package (a symlink to the repository's workspace.yaml): loads the installed module.
+WORKSPACE_YAML = Path(str(files("oee_pipelines.cli") / "workspace.yaml"))
+# A PYTHONWARNINGS filter (action:message-start) for `dagster dev`'s own SupersessionWarning.
+DAGSTER_DEV_NOTE = "ignore:Function `dev_command` is superseded"
 # With no plant systems configured, the simulated plant serves orders around today.
 SIMULATED_PAST, SIMULATED_FUTURE = timedelta(days=90), timedelta(days=14)
 
@@ -55,14 +60,20 @@ def run_up(args: argparse.Namespace) -> int:
     # signal: `dagster dev` would then ignore our SIGTERM too (it maps SIGTERM to its SIGINT handler)
     # and be killed 15 s later without shutting down. A handler, unlike SIG_IGN, is not inherited.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    require_free_port(HOST, args.dagster_port, "--dagster-port")
+    require_free_port(HOST, args.api_port, "--api-port")
     # The API launches MES / ERP / historian runs on this Dagster, whatever its port.
     os.environ.setdefault("OEE_DAGSTER_GRAPHQL_URL", f"http://{HOST}:{args.dagster_port}/graphql")
+    # `dagster dev` warns that `dg dev` supersedes it (SupersessionWarning, on every start): a note
+    # for Dagster's developers, not for the person running `oee up`. Only that message is ignored.
+    inherited = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{inherited},{DAGSTER_DEV_NOTE}" if inherited else DAGSTER_DEV_NOTE
     settings = Settings.from_env()
     warehouse_url = resolve_database_url(settings)
     ensure_dagster_home(settings, warehouse_url)
     migrate(warehouse_url)
     with ExitStack() as stack:
-        if not os.environ.get("OEE_CONFIG_FILE"):
+        if not settings.sources.origin:  # neither OEE_CONFIG_FILE nor OEE_CONFIG_DIR is set
             os.environ["OEE_CONFIG_FILE"] = str(_start_simulated_sources(settings, stack))
         # The ingester (and, with no broker configured, a local mosquitto stopped after every process).
         iot_commands = stack.enter_context(iot_services(Settings.from_env()))

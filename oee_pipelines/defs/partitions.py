@@ -4,22 +4,16 @@
 can refresh today while the daily 02:00 schedule finalizes yesterday.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
-PARTITIONS_START = "2024-01-01"
+from oee_pipelines.domain.days import PARTITIONS_START
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=1)
 hourly_partitions = dg.HourlyPartitionsDefinition(
     start_date=f"{PARTITIONS_START}-00:00", timezone="UTC", end_offset=1
 )
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a UTC day."""
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start, start + timedelta(days=1)
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

@@ -9,6 +9,7 @@ once, the readings hold indices.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,10 @@ class ProductionContext:
     shifts: pd.DataFrame
     operators: pd.DataFrame
     machine_lines: pd.DataFrame
+    # The plant model's ideal cycle times, which win over the recipe's: per machine and product
+    # (`machine_id`, `product_id`, `ideal_cycle_time_s`) and per product (`product_id`, `ideal_cycle_time_s`).
+    machine_cycle_times: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    product_cycle_times: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -118,12 +123,31 @@ def build_context(
     line_shifts: pd.DataFrame,
     operator_shifts: pd.DataFrame,
     machines: pd.DataFrame,
+    machine_cycle_times: pd.DataFrame | None = None,
+    products: pd.DataFrame | None = None,
 ) -> ProductionContext:
+    """`machine_cycle_times` (table rows, first row per machine and product wins) and `products`
+    (`id`, `ideal_cycle_time_seconds`) set the ideal cycle time before the recipe does."""
+    per_machine = pd.DataFrame(columns=["machine_id", "product_id", "ideal_cycle_time_s"])
+    if machine_cycle_times is not None and len(machine_cycle_times):
+        per_machine = (
+            machine_cycle_times.drop_duplicates(["machine_id", "product_id"])
+            .rename(columns={"ideal_cycle_time_seconds": "ideal_cycle_time_s"})[list(per_machine.columns)]
+            .reset_index(drop=True)
+        )
+    per_product = pd.DataFrame(columns=["product_id", "ideal_cycle_time_s"])
+    if products is not None and "ideal_cycle_time_seconds" in products and len(products):
+        known = products[products["ideal_cycle_time_seconds"].notna()]
+        per_product = known.rename(
+            columns={"id": "product_id", "ideal_cycle_time_seconds": "ideal_cycle_time_s"}
+        )[list(per_product.columns)].reset_index(drop=True)
     return ProductionContext(
         schedules=schedule_segments(schedules, work_orders, recipes),
         shifts=shift_segments(line_shifts),
         operators=operator_segments(operator_shifts),
         machine_lines=machines[["id", "line_id"]].rename(columns={"id": "machine_id"}),
+        machine_cycle_times=per_machine,
+        product_cycle_times=per_product,
     )
 
 
@@ -153,6 +177,7 @@ def enrich_telemetry(readings: pa.Table | pd.DataFrame, context: ProductionConte
         found[name] = index
         for field, arrow_type in fields.items():
             table = table.append_column(field, _take(segments[field], index, arrow_type))
+    table = _plant_model_cycle_times(table, context)
     in_schedule = found["schedule"] >= 0
     recipe_known = _ideal_known(context.schedules, found["schedule"])
     with_context = in_schedule & recipe_known & (found["shift"] >= 0) & (found["operator"] >= 0)
@@ -162,6 +187,32 @@ def enrich_telemetry(readings: pa.Table | pd.DataFrame, context: ProductionConte
         readings_in_schedule=int(in_schedule.sum()),
         readings_in_schedule_with_context=int(with_context.sum()),
     )
+
+
+def _plant_model_cycle_times(table: pa.Table, context: ProductionContext) -> pa.Table:
+    """`ideal_cycle_time_s` by precedence: machine and product, else product default, else recipe."""
+    per_machine, per_product = context.machine_cycle_times, context.product_cycle_times
+    if (per_machine.empty and per_product.empty) or table.num_rows == 0:
+        return table
+    product = pc.cast(table["product_id"], pa.string())
+    recipe = table["ideal_cycle_time_s"]
+    chosen = recipe
+    if not per_product.empty:
+        index = pc.index_in(product, value_set=pa.array(per_product["product_id"].astype(str).tolist()))
+        default = pc.take(
+            pa.array(per_product["ideal_cycle_time_s"].astype(float).tolist(), pa.float64()), index
+        )
+        chosen = pc.coalesce(default, chosen)
+    if not per_machine.empty:
+        key = pc.binary_join_element_wise(pc.cast(table["machine_id"], pa.string()), product, "\x1f")
+        keys = (
+            per_machine["machine_id"].astype(str) + "\x1f" + per_machine["product_id"].astype(str)
+        ).tolist()
+        index = pc.index_in(key, value_set=pa.array(keys, pa.string()))
+        own = pc.take(pa.array(per_machine["ideal_cycle_time_s"].astype(float).tolist(), pa.float64()), index)
+        chosen = pc.coalesce(own, chosen)
+    position = table.schema.get_field_index("ideal_cycle_time_s")
+    return table.set_column(position, "ideal_cycle_time_s", chosen)
 
 
 def _line_codes(table: pa.Table, machine_lines: pd.DataFrame, line_keys: pd.Index) -> np.ndarray:

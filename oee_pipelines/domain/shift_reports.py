@@ -129,6 +129,8 @@ def _top_reasons(events: pd.DataFrame, line_shifts: pd.DataFrame, top: int) -> p
 
 
 def _operators(operator_shifts: pd.DataFrame) -> pd.DataFrame:
+    if operator_shifts.empty:  # a plant with no roster (pandas' empty groupby-agg is a Series)
+        return pd.DataFrame(columns=[*SHIFT_KEYS, "operator_ids"])
     return (
         operator_shifts.groupby(SHIFT_KEYS, as_index=False)["operator_id"]
         .agg(lambda ids: sorted(set(ids)))

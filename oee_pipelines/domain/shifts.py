@@ -1,7 +1,8 @@
 """Shift calendar: a site's shift pattern (local times, ISO weekdays, IANA zone) as UTC shift instances.
 
 A shift instance belongs to the local date on which it starts (`shift_date`) and runs on the
-weekdays listed for that start date. A shift whose end time is not after its start time crosses
+weekdays listed for that start date, between its optional `effective_from` and `effective_to`
+(exclusive) dates. A shift whose end time is not after its start time crosses
 midnight and ends on the next local day (equal times: a 24-hour shift). Local times are resolved
 like `datetime(..., tzinfo=ZoneInfo(zone))` (PEP 495, fold=0): on the autumn DST change the first
 occurrence of an ambiguous time is used; a time inside the spring gap is read with the offset
@@ -64,7 +65,7 @@ def expand_shifts(
         _instance(shift, ZoneInfo(zones[shift.site_id]), local_date)
         for shift in shifts.itertuples(index=False)
         for local_date in local_dates
-        if local_date.isoweekday() in _weekdays(shift.weekdays)
+        if local_date.isoweekday() in _weekdays(shift.weekdays) and _effective(shift, local_date)
     ]
     instances = pd.DataFrame(rows, columns=INSTANCE_COLUMNS)
     instances["start"] = pd.to_datetime(instances["start"], utc=True).dt.as_unit("us")
@@ -123,6 +124,14 @@ def _time(value: object) -> time:
     if isinstance(value, pd.Timedelta | timedelta):
         return (datetime.min + pd.Timedelta(value).to_pytimedelta()).time()
     return time.fromisoformat(str(value))
+
+
+def _effective(shift: object, local_date: date) -> bool:
+    """Whether the shift's calendar applies on its start date (`effective_from` .. `effective_to`)."""
+    first, last = getattr(shift, "effective_from", None), getattr(shift, "effective_to", None)
+    if first is not None and not pd.isna(first) and local_date < pd.Timestamp(first).date():
+        return False
+    return last is None or pd.isna(last) or local_date < pd.Timestamp(last).date()
 
 
 def _weekdays(value: object) -> set[int]:

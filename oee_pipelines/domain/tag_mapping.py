@@ -16,13 +16,23 @@ unmapped tags with their point counts; unmapped points are reported, never dropp
   interval before the window and pass `emit_from`. The mapper remembers each tag's last reading
   across pages. Bad readings (quality 0 or no number) of cumulative tags give no row and do
   not break the chain.
-- `machine_state` rows with a state name get `value` 1.0 when the name is RUNNING, else 0.0.
+- `machine_state` tags without a state set (`state_set` NULL or no such column): a reading with a
+  state name gets `value` 1.0 when the name is exactly RUNNING, else 0.0; the name is kept.
+- `machine_state` tags with a state set: each good reading (quality > 0) is looked up in the set
+  (`state_names`: the `state_name_mappings` rows), by its state name lower-cased first, then by its
+  numeric value as a code (`4.0` -> "4"). Running: `value` 1.0, `text_value` RUNNING. Stopped:
+  `value` 0.0, `text_value` the state's reason code, or the state name as the source wrote it when
+  the set gives no reason code. A state the set does not know: `value` 0.0 (not running) and
+  `text_value` `UNMAPPED:<name>`, so the time counts as an unplanned stop with an unknown reason
+  (OEE errs low, never high) and is reported by `unmapped_states()`, once per tag and name with
+  its count, for the caller's `data_quality_alerts`. Bad readings (quality 0, e.g. PI's
+  "I/O Timeout") keep the rule of tags without a state set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -53,6 +63,19 @@ class UnmappedTag:
 
 
 @dataclass(frozen=True)
+class UnmappedState:
+    """A state name (or code) of a tag that the tag's state set does not map, over every page so far."""
+
+    tag: str
+    org_id: str
+    machine_id: str
+    state_set: str
+    name: str
+    point_count: int
+    first_ts: datetime
+
+
+@dataclass(frozen=True)
 class MappedPoints:
     telemetry: pa.Table
     unmapped: list[UnmappedTag]
@@ -68,7 +91,10 @@ class TagMapper:
         *,
         ingest_run_id: str | None = None,
         emit_from: datetime | None = None,
+        state_names: pd.DataFrame | None = None,
     ) -> None:
+        """`state_names`: rows of `state_name_mappings` (org_id, state_set, state_key, running,
+        reason_code) for the tags whose mapping names a `state_set`."""
         missing = [name for name in REQUIRED_COLUMNS if name not in mappings.columns]
         if missing:
             raise ValueError(f"historian tag mappings lack columns: {', '.join(missing)}")
@@ -92,6 +118,31 @@ class TagMapper:
         self._is_state = np.append((self._mappings["signal_type"] == MACHINE_STATE).to_numpy(bool), False)
         self._last_reading = np.full(len(self._mappings) + 1, np.nan)
         self._unmapped_counts: dict[str, int] = {}
+        self._states_of_row = _states_of_rows(self._mappings, state_names)
+        self._has_state_set = np.append(
+            np.array([states is not None for states in self._states_of_row], bool), False
+        )
+        self._has_state_set &= self._is_state
+        # (mapping row, state name as written) -> [points, first ts in microseconds]
+        self._unmapped_states: dict[tuple[int, str], list[int]] = {}
+
+    def unmapped_states(self) -> list[UnmappedState]:
+        """State names of tags with a state set that the set does not map, over every page so far."""
+        report = []
+        for (row, name), (count, first_us) in sorted(self._unmapped_states.items()):
+            mapping = self._mappings.iloc[row]
+            report.append(
+                UnmappedState(
+                    tag=str(mapping["historian_tag"]),
+                    org_id=str(mapping["org_id"]),
+                    machine_id=str(mapping["machine_id"]),
+                    state_set=str(mapping["state_set"]),
+                    name=name,
+                    point_count=count,
+                    first_ts=datetime.fromtimestamp(first_us / 1_000_000, UTC),
+                )
+            )
+        return report
 
     def unmapped(self) -> list[UnmappedTag]:
         """Unmapped tags over every page mapped so far."""
@@ -115,12 +166,73 @@ class TagMapper:
             keep &= ~counter | has_increment
         if self.emit_from_us is not None:
             keep &= ts_us >= self.emit_from_us
-        state = keep & self._is_state[rows] & pc.is_valid(text).to_numpy(zero_copy_only=False)
+        has_text = pc.is_valid(text).to_numpy(zero_copy_only=False)
+        by_set = keep & self._has_state_set[rows] & (quality > 0) & (has_text | ~np.isnan(raw))
+        state = keep & self._is_state[rows] & has_text & ~by_set
         if state.any():
             running = pc.fill_null(pc.equal(text, RUNNING), False).to_numpy(zero_copy_only=False)
             value = np.where(state, running.astype(np.float64), value)
+        if by_set.any():
+            value, text = self._map_states(np.flatnonzero(by_set), rows, ts_us, raw, text, value)
         selected = np.flatnonzero(keep)
-        return MappedPoints(self._telemetry(rows[selected], points, selected, value[selected]), unmapped)
+        return MappedPoints(
+            self._telemetry(rows[selected], points, selected, value[selected], text), unmapped
+        )
+
+    def _map_states(
+        self,
+        indices: np.ndarray,
+        rows: np.ndarray,
+        ts_us: np.ndarray,
+        raw: np.ndarray,
+        text: pa.Array,
+        value: np.ndarray,
+    ) -> tuple[np.ndarray, pa.Array]:
+        """Value and text of the state readings at `indices` through their tags' state sets."""
+        names = pd.Series(pc.take(text, pa.array(indices, pa.int64())).to_pylist(), dtype=object)
+        codes = pd.Series([_code_text(number) for number in raw[indices]], dtype=object)
+        written = names.where(names.notna(), codes)  # what the source said, for text and reports
+        lowered = names.str.lower()
+        pairs = pd.DataFrame(
+            {"row": rows[indices], "name": lowered.where(lowered.notna(), None), "code": codes}
+        )
+        distinct = pairs.drop_duplicates().reset_index(drop=True)
+        meanings = [
+            self._meaning(int(row), name, code)
+            for row, name, code in distinct.itertuples(index=False, name=None)
+        ]
+        distinct["known"] = [meaning is not None for meaning in meanings]
+        distinct["running"] = [bool(meaning and meaning[0]) for meaning in meanings]
+        distinct["reason"] = [meaning[1] if meaning else None for meaning in meanings]
+        looked_up = pairs.merge(distinct, on=["row", "name", "code"], how="left", sort=False)
+        known = looked_up["known"].to_numpy(bool)
+        running = looked_up["running"].to_numpy(bool)
+        reason = looked_up["reason"]
+        new_text = np.where(
+            running,
+            RUNNING,
+            np.where(known, reason.where(reason.notna(), written), "UNMAPPED:" + written.astype(str)),
+        )
+        value = value.copy()
+        value[indices] = running.astype(np.float64)
+        texts = text.to_numpy(zero_copy_only=False).copy()
+        texts[indices] = new_text
+        self._count_unmapped(rows[indices][~known], written[~known].to_numpy(), ts_us[indices][~known])
+        return value, pa.array(texts, pa.string())
+
+    def _meaning(self, row: int, name: str | None, code: str | None) -> tuple[bool, str | None] | None:
+        """(running, reason code) of a state name or code in the row's state set; None if unmapped."""
+        states = self._states_of_row[row] or {}
+        for key in (name, code):
+            if key is not None and key in states:
+                return states[key]
+        return None
+
+    def _count_unmapped(self, rows: np.ndarray, names: np.ndarray, ts_us: np.ndarray) -> None:
+        for row, name, ts in zip(rows.tolist(), names.tolist(), ts_us.tolist(), strict=True):
+            entry = self._unmapped_states.setdefault((row, str(name)), [0, ts])
+            entry[0] += 1
+            entry[1] = min(entry[1], ts)
 
     def _increments(
         self, rows: np.ndarray, raw: np.ndarray, quality: np.ndarray, counter: np.ndarray
@@ -156,7 +268,7 @@ class TagMapper:
         return report
 
     def _telemetry(
-        self, rows: np.ndarray, points: pa.Table, selected: np.ndarray, value: np.ndarray
+        self, rows: np.ndarray, points: pa.Table, selected: np.ndarray, value: np.ndarray, text: pa.Array
     ) -> pa.Table:
         count = len(rows)
         mapping_rows = pa.array(rows, pa.int64())
@@ -177,7 +289,7 @@ class TagMapper:
             "signal": mapped("signal_type"),
             "ts": pc.take(points["ts"], taken),
             "value": pa.array(value, pa.float64(), from_pandas=True),
-            "text_value": pc.take(points["text_value"], taken),
+            "text_value": pc.take(text, taken),
             "unit": mapped("unit"),
             "quality": pc.take(points["quality"], taken),
             "source_system": pa.array(np.full(count, self.system, dtype=object), pa.string()),
@@ -187,6 +299,34 @@ class TagMapper:
             else pa.nulls(count, pa.string()),
         }
         return pa.table(columns).cast(TELEMETRY_SCHEMA)
+
+
+def _states_of_rows(
+    mappings: pd.DataFrame, state_names: pd.DataFrame | None
+) -> list[dict[str, tuple[bool, str | None]] | None]:
+    """Per mapping row: its state set as {state_key: (running, reason code)}, None without a set."""
+    if "state_set" not in mappings.columns:
+        return [None] * len(mappings)
+    sets: dict[tuple[str, str], dict[str, tuple[bool, str | None]]] = {}
+    if state_names is not None:
+        for org_id, state_set, key, running, reason in state_names[
+            ["org_id", "state_set", "state_key", "running", "reason_code"]
+        ].itertuples(index=False, name=None):
+            reason_code = None if pd.isna(reason) else str(reason)
+            states = sets.setdefault((str(org_id), str(state_set)), {})
+            states[str(key).lower()] = (bool(running), reason_code)
+    result: list[dict[str, tuple[bool, str | None]] | None] = []
+    for org_id, state_set in mappings[["org_id", "state_set"]].itertuples(index=False, name=None):
+        missing = state_set is None or (isinstance(state_set, float) and np.isnan(state_set))
+        result.append(None if missing or state_set == "" else sets.get((str(org_id), str(state_set)), {}))
+    return result
+
+
+def _code_text(number: float) -> str | None:
+    """A numeric state code as text: 4.0 -> "4"; None for NaN."""
+    if np.isnan(number):
+        return None
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
 def _counter_increments(readings: np.ndarray, previous: np.ndarray, rollover: np.ndarray) -> np.ndarray:

@@ -61,9 +61,9 @@ def route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 
 
-def metrics_response() -> Response:
-    """The Prometheus text exposition of this process's metrics."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics_response(extra: bytes = b"") -> Response:
+    """The Prometheus text exposition of this process's metrics, then `extra` (metrics read elsewhere)."""
+    return Response(generate_latest() + extra, media_type=CONTENT_TYPE_LATEST)
 
 
 @contextmanager

@@ -1,40 +1,33 @@
 """The plant's historians (PI Web API, AVEVA Historian REST) as one Dagster resource.
 
-Configured by the `historian` section of the connector YAML (`OEE_CONFIG_FILE`), one sub-section per
-system; a credential written as `${NAME}` is bound as `dg.EnvVar("NAME")` so the Dagster UI shows the
-variable's name, never the secret:
+Configured by the `historian` section of the connector configuration (`OEE_CONFIG_FILE`, or
+`historian_config.yml` in `OEE_CONFIG_DIR`), read by `config/connectors.py` and bound in
+`defs/resources.py`; a credential written as `${NAME}` is bound as `dg.EnvVar("NAME")` so the Dagster
+UI shows the variable's name, never the secret:
 
     historian:
-      pi:    {base_url: https://pi/piwebapi, data_server: PISRV01, credentials: {username: .., password: ..}}
-      aveva: {base_url: https://aveva:32569, credentials: {bearer_token: ${AVEVA_TOKEN}}}
+      pi:    {connection: {base_url: https://pi/piwebapi, username: .., password: ..}, data_server: PISRV01}
+      aveva: {connection: {base_url: https://aveva:32569, bearer_token: ${AVEVA_TOKEN}}}
       retry_attempts: 5
 
-With no section the resource still loads; asking it for a system names `OEE_CONFIG_FILE`.
+With no section the resource still loads; asking it for a system names `OEE_CONFIG_FILE`, and asking
+for a disabled one (`enabled: false`) says it is disabled.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 
 from oee_pipelines.connectors.historian.aveva import AvevaHistorianClient
+from oee_pipelines.connectors.historian.base import HistorianClient, HistorianNotConfiguredError
 from oee_pipelines.connectors.historian.pi_web_api import PiWebApiClient
 from oee_pipelines.connectors.historian.points import HistorianCredentials
 from oee_pipelines.connectors.http import RetryPolicy
 
 HISTORIAN_SYSTEMS = ("pi", "aveva")
-CREDENTIAL_NAMES = ("username", "password", "bearer_token")
-_WHOLE_ENV_REFERENCE = re.compile(r"^\$\{([A-Z0-9_]+)\}$")
-
-
-class HistorianNotConfiguredError(Exception):
-    """The pipeline needs a historian that the connector YAML does not describe."""
 
 
 class HistorianServerConfig(dg.Config):
@@ -58,7 +51,7 @@ class HistorianServerConfig(dg.Config):
 
 
 class HistorianResource(dg.ConfigurableResource):
-    """The configured historians; `read_points(system, tags, start, end)` pages through raw points."""
+    """The configured historians; `reader(system)` is a connected `HistorianClient`."""
 
     pi: HistorianServerConfig | None = None
     aveva: HistorianServerConfig | None = None
@@ -68,6 +61,9 @@ class HistorianResource(dg.ConfigurableResource):
     timeout_seconds: float = 120.0
     # Cumulative counters: how far before a day to start reading, so its first increment has a baseline.
     counter_lookback_minutes: int = 60
+    # Systems configured with `enabled: false` (or the whole `historian.enabled: false`), and the file.
+    disabled_systems: list[str] = []
+    config_origin: str = ""
 
     def configured_systems(self) -> list[str]:
         return [system for system in HISTORIAN_SYSTEMS if getattr(self, system) is not None]
@@ -78,10 +74,16 @@ class HistorianResource(dg.ConfigurableResource):
                 f"unknown historian system {system!r}; expected one of {', '.join(HISTORIAN_SYSTEMS)}"
             )
         server = getattr(self, system)
+        if system in self.disabled_systems:
+            raise HistorianNotConfiguredError(
+                f"the `{system}` historian is disabled (`enabled: false` in "
+                f"{self.config_origin or 'the connector configuration'}): set it to true to use it"
+            )
         if server is None:
             raise HistorianNotConfiguredError(
                 f"no `historian.{system}` section configured: set OEE_CONFIG_FILE to a YAML file with "
-                f"`historian: {{{system}: {{base_url: ..., credentials: ...}}}}` (docs/historian.md)"
+                f"`historian: {{{system}: {{connection: {{base_url: ..., username: ...}}}}}}`, or "
+                "OEE_CONFIG_DIR to a folder with historian_config.yml (docs/historian.md)"
             )
         return server
 
@@ -94,11 +96,12 @@ class HistorianResource(dg.ConfigurableResource):
         )
 
     @contextmanager
-    def reader(self, system: str) -> Iterator[PointReader]:
-        """A connected reader for one system, closed afterwards."""
+    def reader(self, system: str) -> Iterator[HistorianClient]:
+        """A connected client for one system, closed afterwards."""
         server = self.server(system)
+        client: HistorianClient
         if system == "pi":
-            client: PiWebApiClient | AvevaHistorianClient = PiWebApiClient(
+            client = PiWebApiClient(
                 server.base_url,
                 server.data_server,
                 server.credentials(),
@@ -117,40 +120,4 @@ class HistorianResource(dg.ConfigurableResource):
                 verify=server.verify_tls,
             )
         with client:
-            yield PointReader(client)
-
-
-class PointReader:
-    """Recorded (stored) values of either historian, one raw point table per page."""
-
-    def __init__(self, client: PiWebApiClient | AvevaHistorianClient) -> None:
-        self._client = client
-
-    def read(self, tags: Sequence[str], start: datetime, end: datetime) -> Iterator[pa.Table]:
-        if isinstance(self._client, PiWebApiClient):
-            return self._client.read_recorded(tags, start, end)
-        return self._client.read_process_values(tags, start, end)
-
-
-def historian_resource_settings(section: Mapping[str, Any], raw_section: Mapping[str, Any]) -> dict[str, Any]:
-    """Resource fields from the `historian` YAML section (interpolated) and the same section as written."""
-    settings: dict[str, Any] = {
-        name: value for name, value in section.items() if name not in HISTORIAN_SYSTEMS
-    }
-    for system in HISTORIAN_SYSTEMS:
-        if section.get(system):
-            settings[system] = _server_settings(section[system], (raw_section or {}).get(system) or {})
-    return settings
-
-
-def _server_settings(server: Mapping[str, Any], raw_server: Mapping[str, Any]) -> HistorianServerConfig:
-    fields = {name: value for name, value in server.items() if name != "credentials"}
-    raw_credentials = raw_server.get("credentials") or {}
-    for name, value in (server.get("credentials") or {}).items():
-        if name not in CREDENTIAL_NAMES:
-            raise ValueError(
-                f"unknown historian credential {name!r}; expected one of {', '.join(CREDENTIAL_NAMES)}"
-            )
-        reference = _WHOLE_ENV_REFERENCE.match(str(raw_credentials.get(name, "")))
-        fields[name] = dg.EnvVar(reference.group(1)) if reference else value
-    return HistorianServerConfig(**fields)
+            yield client

@@ -46,6 +46,20 @@ AVEVA_TAGS = {
     "speed": HistorianTag("aveva", "Speed", "ppm", 1.0, 0.0, "none", None),
 }
 HISTORIAN_SIGNALS = ("machine_state", "pieces_good", "pieces_rejected", "pressure", "speed")
+# The digital state names the simulated PI server writes for each state (the plant's reason codes):
+# mixed case, as a real PI state set would; the plant model's state set maps them back.
+PI_STATE_NAMES = {
+    "OFF-SHIFT": "Off shift",
+    "RUNNING": "Running",
+    "BREAK": "Break",
+    "CHANGEOVER": "Changeover",
+    "PLANNED-MAINT": "Planned maintenance",
+    "BRK-MECH": "Mechanical breakdown",
+    "BRK-ELEC": "Electrical breakdown",
+    "STARVED": "Starved",
+    "ADJUST": "Adjusting",
+    "JAM": "Jammed",
+}
 
 
 def historian_tag(machine: Machine, signal: str) -> tuple[HistorianTag, str]:

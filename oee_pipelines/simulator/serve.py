@@ -17,6 +17,7 @@ import yaml
 from starlette.types import ASGIApp
 
 from oee_pipelines.simulator.plant import SimulatedPlant
+from oee_pipelines.simulator.registry import PI_STATE_NAMES
 from oee_pipelines.simulator.servers.aveva_historian import AvevaHistorianSimulator
 from oee_pipelines.simulator.servers.mes_rest import SEED_FIELD_NAMES, MesRestCredentials, MesRestSimulator
 from oee_pipelines.simulator.servers.mes_soap import MesSoapSimulator
@@ -42,23 +43,38 @@ class SimulatedSystem:
 
 
 def _mes_rest_config(base_url: str) -> tuple[str, dict[str, Any]]:
+    """The seed's `config/mes_config.yml` shape, pointed at the simulated MES."""
     credentials = MesRestCredentials()
     return "mes", {
+        "enabled": True,
         "system_type": "custom_rest",
-        "base_url": base_url,
-        "auth_type": "oauth2",
+        "connection": {
+            "base_url": base_url,
+            "auth_type": "oauth2",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "timeout_seconds": 30,
+        },
+        "sync": {
+            "schedule_sync_interval_minutes": 15,
+            "auto_sync_enabled": True,
+            "bidirectional_updates": True,
+        },
         "field_mappings": dict(SEED_FIELD_NAMES),
-        "credentials": {"client_id": credentials.client_id, "client_secret": credentials.client_secret},
     }
 
 
 def _sap_config(base_url: str) -> tuple[str, dict[str, Any]]:
     credentials = SapCredentials()
     return "erp", {
+        "enabled": True,
         "system_type": "sap_odata",
-        "base_url": base_url + SAP_ROOT,
-        "auth_type": "basic",
-        "credentials": {"username": credentials.username, "password": credentials.password},
+        "connection": {
+            "base_url": base_url + SAP_ROOT,
+            "auth_type": "basic",
+            "username": credentials.username,
+            "password": credentials.password,
+        },
     }
 
 
@@ -68,8 +84,13 @@ def _historian_config(
     login = HistorianLogin()
 
     def config(base_url: str) -> tuple[str, dict[str, Any]]:
-        credentials = {"username": login.username, "password": login.password}
-        return "historian", {system: {"base_url": base_url + path, "credentials": credentials, **extra}}
+        connection = {
+            "base_url": base_url + path,
+            "auth_type": "basic",
+            "username": login.username,
+            "password": login.password,
+        }
+        return "historian", {system: {"enabled": True, "connection": connection, **extra}}
 
     return config
 
@@ -81,7 +102,9 @@ SIMULATED_SYSTEMS: list[SimulatedSystem] = [
     SimulatedSystem("oracle_ebs", lambda plant, source: OracleEbsSimulator(source).app, lambda url: ("", {})),
     SimulatedSystem(
         "pi_web_api",
-        lambda plant, source: PiWebApiSimulator(PointSource.from_plant(plant, "pi")).app,
+        lambda plant, source: (
+            PiWebApiSimulator(PointSource.from_plant(plant, "pi", state_names=PI_STATE_NAMES)).app
+        ),
         _historian_config("pi", "/piwebapi", {"data_server": "PISRV01"}),
     ),
     SimulatedSystem(

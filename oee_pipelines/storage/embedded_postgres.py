@@ -24,6 +24,19 @@ _SERVER_SETTINGS = {
 }
 
 
+def _quiet_pgserver_import() -> None:
+    """Import pgserver without platformdirs' RuntimeDirWarning ("XDG_RUNTIME_DIR is not set ...").
+
+    pgserver computes a runtime path when its module loads: on a server or in a container without a
+    login session there is no XDG_RUNTIME_DIR, platformdirs falls back to /tmp/runtime-<uid> (which
+    works) and warns on every `oee` command. The warning is about the user's session, not about
+    anything they did, so it is filtered here, by its message, around that one import.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR ")
+        import pgserver  # noqa: F401
+
+
 class EmbeddedPostgres:
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = Path(pgdata).resolve()
@@ -32,6 +45,7 @@ class EmbeddedPostgres:
         pid_file = self.pgdata / "postmaster.pid"
         if not pid_file.exists():
             return False
+        _quiet_pgserver_import()
         from pgserver.utils import PostmasterInfo
 
         info = PostmasterInfo.read_from_pgdata(self.pgdata)
@@ -39,6 +53,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start the server if needed; return the URL of the `oee` database."""
+        _quiet_pgserver_import()
         import pgserver
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +69,7 @@ class EmbeddedPostgres:
         """Stop the server if it runs; True when it was running."""
         if not self.is_running():
             return False
+        _quiet_pgserver_import()
         from pgserver._commands import pg_ctl
 
         user = "pgserver" if os.geteuid() == 0 else None

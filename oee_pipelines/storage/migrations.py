@@ -2,6 +2,10 @@
 
 Every migration is idempotent by contract, so a file whose checksum changed since it was applied is
 applied again (and reported); unchanged files are skipped, which makes `oee db migrate` a no-op on re-run.
+
+The migrations ship inside the package: `oee_pipelines/storage/sql` is a symlink to the repository's
+top-level `sql/` folder, which setuptools follows when it builds the wheel, so a wheel install (no
+repository anywhere) and an editable install both find them with `importlib.resources`.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import psycopg
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# A package on disk (a wheel or editable install, never a zip) gives a real folder.
+SQL_DIR = Path(str(files("oee_pipelines.storage") / "sql"))
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # Any fixed number: serialises concurrent `migrate` calls (CLI, daemon, tests) across processes.
 _ADVISORY_LOCK_ID = 4_202_511
@@ -32,6 +38,10 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+class NoMigrationsError(RuntimeError):
+    """No migration file where there must be some: a broken install, not an up-to-date warehouse."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,14 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
 
 
 def migrate(database_url: str, sql_dir: Path = SQL_DIR) -> MigrationResult:
+    """Apply what is new or changed in `sql_dir`; raise `NoMigrationsError` when it holds none."""
+    migrations = discover(sql_dir)
+    if not migrations:
+        # Reporting "up to date" here would be a silent success that created no table.
+        raise NoMigrationsError(
+            f"no migrations found in {sql_dir}: the package was built or installed without its "
+            "sql/ files; reinstall it (the wheel must contain oee_pipelines/storage/sql/*.sql)"
+        )
     applied: list[str] = []
     reapplied: list[str] = []
     skipped: list[str] = []
@@ -69,8 +87,10 @@ def migrate(database_url: str, sql_dir: Path = SQL_DIR) -> MigrationResult:
                        checksum text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            known = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
-            for migration in discover(sql_dir):
+            known: dict[str, str] = dict(
+                conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+            )
+            for migration in migrations:
                 checksum = migration.checksum
                 if known.get(migration.version) == checksum:
                     skipped.append(migration.path.name)

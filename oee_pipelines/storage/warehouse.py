@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import psycopg
-import sqlalchemy as sa
 
 from oee_pipelines.settings import ConfigError, Settings
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
@@ -16,8 +15,12 @@ def psycopg_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres://", "postgresql://", 1)
 
 
-def sqlalchemy_url(url: str) -> str:
-    return psycopg_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
+def connection_failure(exc: psycopg.OperationalError) -> str:
+    """The cause in a psycopg connection error, e.g. `Connection refused`, without libpq's hint lines."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[0].rsplit(" failed: ", 1)[-1]
 
 
 def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> str:
@@ -30,7 +33,7 @@ def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> 
         except psycopg.OperationalError as exc:
             parts = urlsplit(url)
             where = f"{parts.hostname or 'local socket'}:{parts.port or 5432}/{parts.path.lstrip('/')}"
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = connection_failure(exc)
             raise ConfigError(f"OEE_DATABASE_URL: cannot connect to {where}: {reason}") from None
         return url
     embedded = EmbeddedPostgres(settings.embedded_pgdata)
@@ -40,7 +43,3 @@ def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> 
             f"in {settings.embedded_pgdata} is not running"
         )
     return embedded.start()
-
-
-def create_engine(url: str) -> sa.Engine:
-    return sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)

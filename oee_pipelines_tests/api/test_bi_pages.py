@@ -13,6 +13,7 @@ import csv
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.storage.bulk_load import copy_arrow
-from oee_pipelines_tests.api.conftest import WINDOW, snapshot_rows
+from oee_pipelines_tests.support.tenant_warehouse import WINDOW, snapshot_rows
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -246,7 +247,9 @@ def test_tableau_library_is_served_from_the_configured_file(
     assert client.get("/bi/tableau/tableauwdc-2.0.latest.js").status_code == 404
     library = tmp_path / "tableauwdc.js"
     library.write_text("window.tableau = {};\n")
-    monkeypatch.setenv("OEE_TABLEAU_WDC_JS", str(library))
+    services = client.app.state.services  # type: ignore[attr-defined]
+    # The API reads its settings once, when it is built: configure the built app's settings.
+    monkeypatch.setattr(services, "settings", replace(services.settings, tableau_library=str(library)))
     response = client.get("/bi/tableau/tableauwdc-2.0.latest.js")
     assert response.status_code == 200 and response.text == "window.tableau = {};\n"
     assert client.get("/bi/assets/../bi.py").status_code == 404

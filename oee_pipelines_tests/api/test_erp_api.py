@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 from fastapi.testclient import TestClient
 
-from oee_pipelines_tests.defs.mes.api_env import api_key, client, configured, finished_status, module_sources
-from oee_pipelines_tests.defs.mes.sources import rows
+from oee_pipelines_tests.support.mes_api import api_key, client, configured, finished_status, module_sources
+from oee_pipelines_tests.support.mes_sources import rows
 
 __all__ = ["client", "configured", "module_sources"]
 

@@ -17,22 +17,17 @@ from fastapi.testclient import TestClient
 
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.auth import create_api_key
-from oee_pipelines.api.dagster_runs import DagsterRuns
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.cli.up import stop_processes
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.runs import DagsterRuns
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.servers.point_source import HistorianLogin
 from oee_pipelines.simulator.servers.runtime import free_port
 from oee_pipelines.storage.lake import Lake
-from oee_pipelines_tests.defs.historian.conftest import (
-    PI_MACHINE,
-    Historians,
-    historians,
-    mapped_warehouse,
-    plant,
-)
-from oee_pipelines_tests.operations.processes import log_tails, start_logged, venv_command, wait_until
+from oee_pipelines_tests.support.historian import PI_MACHINE, Historians
+from oee_pipelines_tests.support.historian_fixtures import historians, mapped_warehouse, plant
+from oee_pipelines_tests.support.processes import log_tails, start_logged, venv_command, wait_until
 
 __all__ = ["historians", "mapped_warehouse", "plant"]
 

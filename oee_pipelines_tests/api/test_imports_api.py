@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -267,3 +268,83 @@ def test_a_1_gb_upload_is_refused_at_the_limit_without_being_read(
     # The server stopped after the limit plus what the socket buffers held: nowhere near 1 GB.
     assert SMALL_LIMIT < consumed[0] < 64 * 1024 * 1024
     assert rows(database_url, "SELECT count(*) FROM import_jobs") == jobs_before
+
+
+STATE_LOG = """machine_id,start,end,state,reason_code
+MACHINE-A01,2025-04-01T06:00:00Z,2025-04-01T06:10:00Z,RUNNING,
+MACHINE-A01,2025-04-01T06:10:00Z,2025-04-01T06:20:00Z,STOPPED,BRK-MECH
+"""
+BAD_STATE_LOG = """machine_id,start,end,state,reason_code
+MACHINE-A01,2025-04-02T06:00:00Z,2025-04-02T07:00:00Z,RUNNING,
+MACHINE-A01,2025-04-02T06:30:00Z,2025-04-02T06:40:00Z,STOPPED,JAM
+MACHINE-B01,2025-04-02T06:00:00Z,2025-04-02T05:00:00Z,RUNNING,
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "file_format"), [("machine_state_log", "xlsx"), ("production_count", "csv")]
+)
+def test_state_log_and_count_templates_download_in_either_format(
+    client: TestClient, acme: dict, kind: str, file_format: str
+) -> None:
+    response = client.get(f"/api/import/template/?type={kind}&format={file_format}", headers=acme)
+
+    assert response.status_code == 200
+    assert response.content == template_path(kind, file_format).read_bytes()  # type: ignore[arg-type]
+    assert client.get("/api/import/template/?type=downtime&format=csv", headers=acme).status_code == 404
+
+
+def test_a_machine_state_log_lands_as_machine_state_telemetry(
+    client: TestClient, acme: dict, lake_root: str
+) -> None:
+    response = upload(client, acme, "states.csv", STATE_LOG.encode(), kind="machine_state_log")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["rows_read"], body["rows_imported"], body["rows_rejected"]) == (
+        "SUCCESS",
+        2,
+        2,
+        0,
+    )
+    landed = pq.read_table(
+        Path(lake_root) / f"telemetry/source=import/date=2025-04-01/import-{body['job_id']}.parquet"
+    )
+    assert set(landed.column("signal").to_pylist()) == {"machine_state"}
+    # 06:00 and 06:10 changes, a repeat every minute between, the end mark at 06:20.
+    assert landed.num_rows == 21
+
+
+def test_a_bad_machine_state_log_names_every_bad_row(client: TestClient, acme: dict) -> None:
+    response = upload(client, acme, "bad_states.csv", BAD_STATE_LOG.encode(), kind="machine_state_log")
+
+    assert response.status_code == 400
+    errors = [(error["row"], error["column"], error["reason"]) for error in response.json()["errors"]]
+    assert errors == [
+        (3, "start", "overlaps the state of the same machine in row 2"),
+        (3, "reason_code", "unknown reason code (codes are case-sensitive)"),
+        (4, "machine_id", "unknown machine"),
+        (4, "end", "must be after start"),
+    ]
+
+
+def test_an_upload_names_its_encoding_or_is_refused_when_it_could_be_read_two_ways(
+    client: TestClient, acme: dict
+) -> None:
+    content = SENSOR_LOG.format(hour=21).replace("degC", "Gerät für Tête").encode("cp1252")
+
+    refused = upload(client, acme, "tete.csv", content)
+    named = client.post(
+        "/api/import/csv/?type=sensor_log&encoding=cp1252",
+        headers=acme,
+        files={"file": ("tete.csv", content, "text/csv")},
+    )
+    bad_name = client.post(
+        "/api/import/csv/?type=sensor_log&encoding=cp%201252",
+        headers=acme,
+        files={"file": ("tete.csv", content, "text/csv")},
+    )
+
+    assert refused.status_code == 400 and "cannot tell the file's encoding" in refused.json()["detail"]
+    assert named.status_code == 200, named.text
+    assert bad_name.status_code == 422

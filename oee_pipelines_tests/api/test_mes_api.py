@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from oee_pipelines.api.dagster_runs import DagsterRuns
-from oee_pipelines_tests.defs.mes.api_env import api_key, client, configured, finished_status, module_sources
-from oee_pipelines_tests.defs.mes.sources import rows
+from oee_pipelines.services.runs import DagsterRuns
+from oee_pipelines_tests.support.mes_api import api_key, client, configured, finished_status, module_sources
+from oee_pipelines_tests.support.mes_sources import rows
 
 __all__ = ["client", "configured", "module_sources"]
 

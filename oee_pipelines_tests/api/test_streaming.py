@@ -17,7 +17,7 @@ from oee_pipelines.api.auth import create_api_key
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.servers.runtime import ServerThread
-from oee_pipelines_tests.api.conftest import seed_warehouse
+from oee_pipelines_tests.support.tenant_warehouse import seed_warehouse
 
 MACHINES = 10
 WINDOWS_PER_MACHINE = 30_000  # 312 days of 15-minute windows

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oee_pipelines_tests.api.conftest import FOREIGN_MARKERS
+from oee_pipelines_tests.support.tenant_warehouse import FOREIGN_MARKERS
 
 RANGES = [
     ("2024-12-31", "2025-01-31"),

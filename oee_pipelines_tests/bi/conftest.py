@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.settings import Settings
-from oee_pipelines_tests.api.conftest import seed_warehouse
+from oee_pipelines_tests.support.tenant_warehouse import seed_warehouse
 
 
 @pytest.fixture(scope="module")

@@ -43,3 +43,15 @@ def test_missing_plant_file_names_the_setting(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "OEE_PLANT_FILE: no such file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unsupported_system_type_in_the_config_folder_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "mes_config.yml").write_text("mes:\n  enabled: true\n  system_type: 'sap_me'\n")
+    result = run_oee(["db", "url"], {"OEE_CONFIG_DIR": str(folder), "OEE_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "oee: configuration error: mes_config.yml: mes.system_type: 'sap_me' is not supported "
+        "(supported: custom_rest, soap)"
+    )

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from oee_pipelines.cli.dagster_home import (
     DAGSTER_STORAGE_VARIABLE,
-    REPO_DAGSTER_YAML,
+    DAGSTER_YAML_TEMPLATE,
     ensure_dagster_database,
     ensure_dagster_home,
 )
@@ -46,7 +46,7 @@ def test_ensure_dagster_home_copies_the_yaml_and_points_storage_beside_the_wareh
 
     assert os.environ["DAGSTER_HOME"] == str(home)
     assert home == (data_dir / "dagster_home").resolve()
-    assert (home / "dagster.yaml").read_text() == REPO_DAGSTER_YAML.read_text()
+    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML_TEMPLATE.read_text()
     storage_url = urlsplit(dg.EnvVar(DAGSTER_STORAGE_VARIABLE).get_value() or "")
     assert (storage_url.scheme, storage_url.path) == ("postgresql+psycopg2", "/dagster")
     assert _database_exists(database_url, "dagster")
@@ -71,7 +71,7 @@ def test_the_repo_yaml_keeps_runs_in_the_created_database(
     storage_url = ensure_dagster_database(database_url, scratch_database_name)
     assert ensure_dagster_database(database_url, scratch_database_name) == storage_url  # idempotent
     monkeypatch.setenv(DAGSTER_STORAGE_VARIABLE, storage_url)
-    (tmp_path / "dagster.yaml").write_text(REPO_DAGSTER_YAML.read_text())
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML_TEMPLATE.read_text())
 
     @dg.asset
     def one_row() -> int:

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from oee_pipelines.cli import main
-from oee_pipelines_tests.defs.imports.conftest import (
+from oee_pipelines_tests.support.import_files import (
     GOOD_SENSOR_LOG,
     PLANT_SQL,
     SENSOR_LOG_WITH_THREE_BAD_ROWS,

@@ -12,7 +12,7 @@ import psutil
 
 from oee_pipelines.cli.dagster_home import DAGSTER_STORAGE_VARIABLE, ensure_dagster_database
 from oee_pipelines.simulator.servers.runtime import free_port
-from oee_pipelines_tests.operations.processes import log_tails, venv_command, wait_until
+from oee_pipelines_tests.support.processes import log_tails, venv_command, wait_until
 
 
 def _answers(url: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from oee_pipelines.domain.downtime import DowntimeSettings, downtime_events
-from oee_pipelines_tests.domain.conftest import minute_counters, state, utc
+from oee_pipelines_tests.support.telemetry_rows import minute_counters, state, utc
 
 
 def running(machine: str) -> list[dict]:

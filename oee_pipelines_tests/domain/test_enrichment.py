@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 
 from oee_pipelines.domain.enrichment import build_context, enrich_telemetry
-from oee_pipelines_tests.domain.conftest import counter, utc
+from oee_pipelines_tests.support.telemetry_rows import counter, utc
 
 
 def context():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from oee_pipelines.domain.oee import aggregate, compute_snapshots, oee_factors
-from oee_pipelines_tests.domain.conftest import counter, minute_counters, state, utc
+from oee_pipelines_tests.support.telemetry_rows import counter, minute_counters, state, utc
 
 SCHEDULE = pd.DataFrame(
     {

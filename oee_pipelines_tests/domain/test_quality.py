@@ -11,7 +11,7 @@ from oee_pipelines.domain.quality import (
     drop_duplicates,
     expected_intervals_from_iot_sensors,
 )
-from oee_pipelines_tests.domain.conftest import utc
+from oee_pipelines_tests.support.telemetry_rows import utc
 
 
 def reading(machine: str, signal: str, ts: str, value: float) -> dict:

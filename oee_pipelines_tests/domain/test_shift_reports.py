@@ -8,7 +8,7 @@ import pytest
 from oee_pipelines.domain.downtime import downtime_events
 from oee_pipelines.domain.oee import compute_snapshots
 from oee_pipelines.domain.shift_reports import build_shift_reports, reading_watermarks
-from oee_pipelines_tests.domain.conftest import minute_counters, state, utc
+from oee_pipelines_tests.support.telemetry_rows import minute_counters, state, utc
 
 OPERATORS = pd.DataFrame(
     {

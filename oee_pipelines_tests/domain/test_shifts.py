@@ -7,7 +7,7 @@ from datetime import date, time
 import pandas as pd
 
 from oee_pipelines.domain.shifts import expand_shifts, line_shift_instances
-from oee_pipelines_tests.domain.conftest import utc
+from oee_pipelines_tests.support.telemetry_rows import utc
 
 SITES = pd.DataFrame({"id": ["SITE-01"], "timezone": ["Europe/Berlin"]})
 

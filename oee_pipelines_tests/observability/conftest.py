@@ -12,7 +12,7 @@ from oee_pipelines.api.app import create_app
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.servers.runtime import ServerThread
-from oee_pipelines_tests.api.conftest import build_lake, seed_warehouse
+from oee_pipelines_tests.support.tenant_warehouse import build_lake, seed_warehouse
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from oee_pipelines.connectors.iot.mosquitto import MosquittoBroker
 from oee_pipelines.observability.exposition import sample_value
 from oee_pipelines.simulator.mqtt_publisher import MqttPublisher
 from oee_pipelines.simulator.servers.runtime import free_port
-from oee_pipelines_tests.connectors.iot.conftest import wait_until
+from oee_pipelines_tests.support.iot import wait_until
 
 TOPIC = "factory/MACHINE-001/temperature"
 GOOD = b'{"sensor_id": "TEMP-M001", "value": 21.5, "timestamp": "2025-01-13T10:00:00Z"}'

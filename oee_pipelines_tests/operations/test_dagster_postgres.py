@@ -18,7 +18,7 @@ from oee_pipelines.cli.up import stop_processes
 from oee_pipelines.simulator.servers.runtime import free_port
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
 from oee_pipelines_tests.operations.backfill_location import MARKER_DIR_VARIABLE
-from oee_pipelines_tests.operations.processes import start_logged, venv_command, wait_until
+from oee_pipelines_tests.support.processes import start_logged, venv_command, wait_until
 
 PRODUCTION_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.production.yaml"
 LOCATION_FILE = Path(__file__).with_name("backfill_location.py")

@@ -1,14 +1,30 @@
 from __future__ import annotations
 
-import psycopg
+from pathlib import Path
 
-from oee_pipelines.storage.migrations import SQL_DIR, discover, migrate
+import psycopg
+import pytest
+
+from oee_pipelines.storage.migrations import SQL_DIR, NoMigrationsError, discover, migrate
+
+REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
 
 
 def test_migrations_are_ordered_and_named() -> None:
     migrations = discover()
     assert [m.version for m in migrations] == sorted(m.version for m in migrations)
     assert migrations[0].path.parent == SQL_DIR
+
+
+def test_the_packaged_migrations_are_the_top_level_sql_folder() -> None:
+    """oee_pipelines/storage/sql is a link to sql/: a new migration there ships without another step."""
+    assert SQL_DIR.resolve() == REPO_SQL.resolve()
+    assert [m.path.name for m in discover()] == sorted(p.name for p in REPO_SQL.glob("*.sql"))
+
+
+def test_no_migrations_is_an_error_not_up_to_date(database_url: str, tmp_path: Path) -> None:
+    with pytest.raises(NoMigrationsError, match="no migrations found in"):
+        migrate(database_url, tmp_path)
 
 
 def test_rerun_is_a_noop(database_url: str) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from oee_pipelines.observability.exposition import sample_value
 from oee_pipelines.storage.migrations import migrate
-from oee_pipelines_tests.api.conftest import seed_warehouse
+from oee_pipelines_tests.support.tenant_warehouse import seed_warehouse
 from reliability.api_process import running_api
 from reliability.common import ScenarioResult, scratch_postgres
 

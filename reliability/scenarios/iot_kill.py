@@ -1,6 +1,6 @@
 """The IoT kill test: N readings over MQTT (QoS 1) while the ingester process is SIGKILLed twice.
 
-Reuses the zero-loss machinery of `oee_pipelines_tests/connectors/iot/test_zero_loss.py` (the
+Reuses the zero-loss machinery of `oee_pipelines_tests/support/iot.py` (the
 ingester as a child process, the background publisher, landing every complete hour and counting
 distinct readings) with the simulated plant's MQTT sensors, at N = 100,000 (10,000 with --short).
 The ingester is killed when a quarter and when 60 % of the readings are buffered, and restarted.
@@ -15,8 +15,7 @@ from pathlib import Path
 from oee_pipelines.connectors.iot.mosquitto import MosquittoBroker
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.servers.runtime import free_port
-from oee_pipelines_tests.connectors.iot.conftest import buffered_payloads, wait_until
-from oee_pipelines_tests.connectors.iot.test_zero_loss import IngesterProcess, run_with_faults
+from oee_pipelines_tests.support.iot import IngesterProcess, buffered_payloads, run_with_faults, wait_until
 from reliability.common import ScenarioResult, scratch_folder
 
 KILL_AT = (0.25, 0.6)

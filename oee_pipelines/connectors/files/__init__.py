@@ -4,11 +4,16 @@ and the shipped templates. Validation of what they read is in `oee_pipelines.dom
 from oee_pipelines.connectors.files.errors import UnreadableFileError
 from oee_pipelines.connectors.files.names import safe_file_name
 from oee_pipelines.connectors.files.reader import read_import_file
-from oee_pipelines.connectors.files.template_files import build_downtime_template, template_path
+from oee_pipelines.connectors.files.template_files import (
+    build_downtime_template,
+    build_log_template,
+    template_path,
+)
 
 __all__ = [
     "UnreadableFileError",
     "build_downtime_template",
+    "build_log_template",
     "read_import_file",
     "safe_file_name",
     "template_path",

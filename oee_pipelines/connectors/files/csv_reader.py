@@ -1,5 +1,6 @@
 """CSV files as people save them: UTF-8 with or without a BOM, UTF-16 from Excel's "Unicode text",
-Windows-1252/Latin-1 from older tools; `,`, `;` or tab between fields. Every cell is read as text.
+Windows code pages and other legacy encodings from older tools (detected, or named by the user: see
+`encodings.py`); `,`, `;` or tab between fields. Every cell is read as text.
 
 Row numbers are CSV records counted from the header (row 1), which is what a spreadsheet shows even
 when a quoted value spans several lines.
@@ -15,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from oee_pipelines.connectors.files import encodings
 from oee_pipelines.connectors.files.errors import UnreadableFileError
 from oee_pipelines.connectors.files.sheets import build_sheet, header_names
 from oee_pipelines.domain.imports import RowError, TextSheet
@@ -32,12 +34,14 @@ _BINARY_SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def read_csv(data: bytes, file_name: str) -> TextSheet:
-    """Every row of a CSV file as text, with the row number the user sees."""
-    utf8, encoding = _as_utf8(data, file_name)
+def read_csv(data: bytes, file_name: str, encoding: str | None = None) -> TextSheet:
+    """Every row of a CSV file as text, with the row number the user sees.
+
+    `encoding`: the file's encoding as the user names it; None detects it (and refuses when unsure).
+    """
+    utf8, encoding = _as_utf8(data, file_name, encoding)
     if not utf8.endswith(b"\n"):
         # The parser needs the header line terminated, or a header-only file reads as "too short".
         utf8 += b"\n"
@@ -59,28 +63,14 @@ def read_csv(data: bytes, file_name: str) -> TextSheet:
     )
 
 
-def _as_utf8(data: bytes, file_name: str) -> tuple[bytes, str]:
+def _as_utf8(data: bytes, file_name: str, encoding: str | None) -> tuple[bytes, str]:
     """The content as UTF-8 without a BOM, and the encoding it was read as."""
     if not data.strip():
         raise UnreadableFileError(file_name, "the file is empty")
-    if data.startswith(_UTF16_BOMS):
-        return _checked_text(data.decode("utf-16"), file_name).encode("utf-8"), "utf-16"
-    _refuse_binary(data, file_name)
-    if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM) :]
-    try:
-        _checked_text(data[:SNIFF_CHARS].decode("utf-8", errors="ignore"), file_name)
-        data.decode("utf-8")
-        return data, "utf-8"
-    except UnicodeDecodeError:
-        pass
-    # Windows-1252 is what Excel and most Windows tools write; Latin-1 decodes anything left.
-    for encoding in ("cp1252", "latin-1"):
-        try:
-            return _checked_text(data.decode(encoding), file_name).encode("utf-8"), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte string")
+    if not data.startswith(_UTF16_BOMS) and not encodings.is_wide(encoding):
+        _refuse_binary(data, file_name)
+    text, used = encodings.decode(data, file_name, encoding)
+    return _checked_text(text, file_name).encode("utf-8"), used
 
 
 def _refuse_binary(data: bytes, file_name: str) -> None:

@@ -15,9 +15,12 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
-def read_import_file(source: Path | bytes, file_name: str | None = None) -> TextSheet:
+def read_import_file(
+    source: Path | bytes, file_name: str | None = None, encoding: str | None = None
+) -> TextSheet:
     """A CSV or XLSX file as a TextSheet. `file_name` (required for bytes) may be a user's upload name;
-    only its last component is kept."""
+    only its last component is kept. `encoding` names a CSV file's encoding (None: detected; a
+    workbook has none)."""
     if file_name is None:
         if not isinstance(source, Path):
             raise ValueError("file_name is required when reading bytes")
@@ -26,7 +29,7 @@ def read_import_file(source: Path | bytes, file_name: str | None = None) -> Text
     data = _read_bytes(source, name) if isinstance(source, Path) else source
     suffix = Path(name).suffix.lower()
     if suffix in CSV_SUFFIXES:
-        return read_csv(data, name)
+        return read_csv(data, name, encoding)
     if suffix in XLSX_SUFFIXES:
         return read_xlsx(data, name)
     if suffix == ".xls":

@@ -1,6 +1,6 @@
-"""The import templates shipped with the package, and the builder of the downtime workbook.
+"""The import templates shipped with the package, and the builders of the workbooks.
 
-After changing the builder, rebuild the shipped workbook with `template_files.rebuild_shipped()`.
+After changing a builder, rebuild the shipped workbooks with `template_files.rebuild_shipped()`.
 Serve `build_downtime_template(path, reason_codes=...)` with an organization's reason codes to give
 its users a drop-down list of valid codes.
 """
@@ -23,8 +23,15 @@ from oee_pipelines.domain.imports import SPECS, ImportKind
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_FILES: dict[ImportKind, str] = {
     "sensor_log": "sensor_log_template.csv",
+    "machine_state_log": "machine_state_log_template.csv",
+    "production_count": "production_count_template.csv",
     "downtime": "downtime_import_template.xlsx",
     "schedule": "schedule_import_template.csv",
+}
+# The same templates as workbooks, for people who keep these logs in Excel.
+TEMPLATE_WORKBOOKS: dict[ImportKind, str] = {
+    "machine_state_log": "machine_state_log_template.xlsx",
+    "production_count": "production_count_template.xlsx",
 }
 DATA_SHEET = "downtime"
 LISTS_SHEET = "reason_codes"
@@ -43,8 +50,25 @@ _COLUMN_NOTES = {
     "reason_code": "A code from the reason-code table, e.g. BRK-MECH (case-sensitive).",
     "description": "Optional free text. Formulas are stored as text, never calculated.",
     "operator_id": "Optional operator id.",
+    "start": "When the state began. Plant local time unless written as text with an offset.",
+    "end": "Optional: when the state ended (after start). Empty: it lasts until the machine's next row.",
+    "state": "RUNNING, or the name of a stop (then reason_code says why, or the state is a reason code).",
+    "timestamp": "The end of the counting period (pieces completed since the machine's previous row).",
+    "pieces_good": "Good pieces in the period: a whole number, 0 or more.",
+    "pieces_rejected": "Optional: rejected pieces in the period (empty is 0).",
 }
-_COLUMN_WIDTHS = {"start_timestamp": 21, "end_timestamp": 21, "description": 40}
+_LOG_NOTES = {
+    "machine_state_log": {"reason_code": "Optional: the stop's reason code, e.g. BRK-MECH (case-sensitive)."},
+    "production_count": {},
+}
+_COLUMN_WIDTHS = {
+    "start_timestamp": 21,
+    "end_timestamp": 21,
+    "description": 40,
+    "start": 21,
+    "end": 21,
+    "timestamp": 21,
+}
 _EXAMPLE_ROW = (
     datetime(2025, 10, 6, 8, 15),
     datetime(2025, 10, 6, 8, 42),
@@ -56,11 +80,55 @@ _EXAMPLE_ROW = (
 )
 
 
-def template_path(kind: ImportKind) -> Path:
-    """The shipped template for `sensor_log`, `downtime` or `schedule`."""
+def template_path(kind: ImportKind, file_format: str | None = None) -> Path:
+    """The shipped template of an import kind; `file_format` "csv" or "xlsx" picks one where both exist."""
     if kind not in TEMPLATE_FILES:
         raise ValueError(f"unknown import kind {kind!r} (expected one of {', '.join(TEMPLATE_FILES)})")
-    return TEMPLATE_DIR / TEMPLATE_FILES[kind]
+    choices = [TEMPLATE_FILES[kind], *([TEMPLATE_WORKBOOKS[kind]] if kind in TEMPLATE_WORKBOOKS else [])]
+    if file_format is None:
+        return TEMPLATE_DIR / choices[0]
+    matching = [name for name in choices if name.endswith(f".{file_format.lower()}")]
+    if not matching:
+        formats = ", ".join(Path(name).suffix.lstrip(".") for name in choices)
+        raise ValueError(f"no {file_format} template for {kind} (available: {formats})")
+    return TEMPLATE_DIR / matching[0]
+
+
+def build_log_template(kind: ImportKind, path: Path) -> Path:
+    """Write the workbook of a machine-state log or production-count template: the CSV's rows, styled."""
+    if kind not in TEMPLATE_WORKBOOKS:
+        raise ValueError(
+            f"no workbook template for {kind!r} (expected one of {', '.join(TEMPLATE_WORKBOOKS)})"
+        )
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = kind
+    headers = SPECS[kind].column_names
+    _write_header(sheet, headers, _LOG_NOTES[kind])
+    lines = (TEMPLATE_DIR / TEMPLATE_FILES[kind]).read_text(encoding="utf-8").splitlines()[1:]
+    for line in lines:
+        sheet.append(
+            [_typed_cell(header, text) for header, text in zip(headers, line.split(","), strict=True)]
+        )
+    timestamp_columns = [column.name for column in SPECS[kind].columns if column.cell_type == "timestamp"]
+    for name in timestamp_columns:
+        letter = get_column_letter(headers.index(name) + 1)
+        sheet.column_dimensions[letter].number_format = TIMESTAMP_FORMAT
+        for row in range(2, sheet.max_row + 1):
+            sheet[f"{letter}{row}"].number_format = TIMESTAMP_FORMAT
+    workbook.properties.creator = "oee_pipelines"
+    workbook.save(path)
+    return path
+
+
+def _typed_cell(header: str, text: str) -> object:
+    """An example cell as Excel would hold it: timestamps as dates, counts as numbers, empty as empty."""
+    if not text:
+        return None
+    if header in ("start", "end", "timestamp"):
+        return datetime.fromisoformat(text)
+    return int(text) if header.startswith("pieces_") else text
 
 
 def build_downtime_template(path: Path, reason_codes: Sequence[str] = ()) -> Path:
@@ -80,12 +148,12 @@ def build_downtime_template(path: Path, reason_codes: Sequence[str] = ()) -> Pat
     return path
 
 
-def _write_header(sheet: Worksheet, headers: list[str]) -> None:
+def _write_header(sheet: Worksheet, headers: list[str], notes: dict[str, str] | None = None) -> None:
     for index, name in enumerate(headers, start=1):
         cell = sheet.cell(row=1, column=index, value=name)
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.alignment = Alignment(horizontal="center")
-        cell.comment = Comment(_COLUMN_NOTES[name], "oee_pipelines")
+        cell.comment = Comment({**_COLUMN_NOTES, **(notes or {})}[name], "oee_pipelines")
         sheet.column_dimensions[get_column_letter(index)].width = _COLUMN_WIDTHS.get(name, 16)
     sheet.freeze_panes = "A2"
 
@@ -138,5 +206,7 @@ def _add_reason_code_list(
     sheet.add_data_validation(choice)
 
 
-def rebuild_shipped() -> Path:
-    return build_downtime_template(template_path("downtime"))
+def rebuild_shipped() -> list[Path]:
+    built = [build_downtime_template(template_path("downtime"))]
+    built += [build_log_template(kind, TEMPLATE_DIR / name) for kind, name in TEMPLATE_WORKBOOKS.items()]
+    return built

@@ -97,6 +97,19 @@ class AvevaHistorianClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def page_limit(self) -> None:
+        """The server pages (`@odata.nextLink`): no count is asked for."""
+        return None
+
+    @property
+    def page_limit_reason(self) -> None:
+        return None
+
+    def read_points(self, tags: Sequence[str], start: datetime, end: datetime) -> Iterator[pa.Table]:
+        """`HistorianClient.read_points`: the stored process values (`read_process_values`)."""
+        return self.read_process_values(tags, start, end)
+
     def read_process_values(self, tags: Sequence[str], start: datetime, end: datetime) -> Iterator[pa.Table]:
         """Stored values with start <= ts < end, one raw point table per page."""
         time_filter = f"DateTime ge {wire_time(start)} and DateTime lt {wire_time(end)}"

@@ -10,10 +10,18 @@ T that was already returned (several values may share T), so the client remember
 values at T it has and skips exactly those. A full page of values all at the page's start time
 means `maxCount` or more values share one timestamp, which time-based paging cannot get past
 (SourceDataError: raise `max_count`). Ranges are `[start, end)`.
+
+Server limits: a server whose `MaxReturnedItemsPerCall` is below `max_count` answers 400 "Parameter
+'maxCount' is greater than the maximum allowed (N)." The client then asks again with N (or with half
+the count when the answer names no number, down to 1) and keeps that count for every later request;
+`page_limit` is the count in use and `page_limit_reason` says why it is lower than configured. The
+paging above does not depend on the count, so no value is lost or repeated when it changes.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +53,9 @@ STREAM_FIELDS = ";".join(f"Items.{field}" for field in VALUE_FIELDS.split(";"))
 STREAMSET_FIELDS = "Items.WebId;Items.Name;Items.WebException;" + ";".join(
     f"Items.Items.{field}" for field in VALUE_FIELDS.split(";")
 )
+# PI's answer to a count above MaxReturnedItemsPerCall: "Parameter 'maxCount' is greater than the
+# maximum allowed (150000)." (the number may be missing or written with separators).
+LIMIT_ERROR = re.compile(r"greater than the maximum allowed(?:\s*\(\s*([\d,. ]+?)\s*\))?", re.IGNORECASE)
 
 
 class PiState(msgspec.Struct):
@@ -132,6 +143,9 @@ class PiWebApiClient:
     ) -> None:
         self.data_server = data_server
         self.max_count = max_count
+        self.configured_max_count = max_count
+        self._page_limit_reason: str | None = None
+        self._limit_lock = threading.Lock()
         self.tags_per_request = tags_per_request
         self.concurrency = concurrency
         self._http = RetryingHttpClient(
@@ -153,6 +167,18 @@ class PiWebApiClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def page_limit(self) -> int:
+        return self.max_count
+
+    @property
+    def page_limit_reason(self) -> str | None:
+        return self._page_limit_reason
+
+    def read_points(self, tags: Sequence[str], start: datetime, end: datetime) -> Iterator[pa.Table]:
+        """`HistorianClient.read_points`: the recorded values (`read_recorded`)."""
+        return self.read_recorded(tags, start, end)
 
     def tag_path(self, tag: str) -> str:
         return f"\\\\{self.data_server}\\{tag}"
@@ -194,25 +220,63 @@ class PiWebApiClient:
     def read_interpolated(
         self, tags: Sequence[str], start: datetime, end: datetime, interval: timedelta
     ) -> Iterator[pa.Table]:
-        """Interpolated values every `interval` from `start` up to (not including) `end`."""
+        """Interpolated values every `interval` from `start` up to (not including) `end`, in chunks of
+        at most `max_count` values (lowered, as for recorded values, when the server refuses one)."""
         web_ids = self.web_ids(tags)
-        span = interval * (self.max_count - 1)
         for tag in tags:
             chunk_start = start
             while chunk_start < end:
-                chunk_end = min(chunk_start + span, end - timedelta(microseconds=1))
-                yield self._interpolated_chunk(tag, web_ids[tag], chunk_start, chunk_end, interval)
+                count = self.max_count
+                chunk_end = min(chunk_start + interval * (count - 1), end - timedelta(microseconds=1))
+                try:
+                    chunk = self._interpolated_chunk(tag, web_ids[tag], chunk_start, chunk_end, interval)
+                except SourceSystemError as error:
+                    if self._lower_max_count(error, count):
+                        continue
+                    raise
+                yield chunk
                 chunk_start = chunk_end + interval
 
     # Internals.
     def _recorded_page(self, request: RecordedRequest) -> Page[RecordedRequest]:
+        """One response; a 400 naming the server's limit lowers the count and asks again."""
+        while True:
+            count = self.max_count
+            try:
+                return self._recorded_page_with(request, count)
+            except SourceSystemError as error:
+                if not self._lower_max_count(error, count):
+                    raise
+
+    def _lower_max_count(self, error: SourceSystemError, refused: int) -> bool:
+        """Lower `max_count` below `refused` after a limit error; False when it is not one or at 1."""
+        match = LIMIT_ERROR.search(error.reason) if error.status_code == 400 else None
+        if match is None:
+            return False
+        digits = re.sub(r"\D", "", match.group(1) or "")
+        named = int(digits) if digits else None
+        lower = named if named is not None and 0 < named < refused else refused // 2
+        with self._limit_lock:
+            if self.max_count < refused:  # another request already lowered it
+                return True
+            if lower < 1:
+                return False
+            self.max_count = lower
+            limit = f"its MaxReturnedItemsPerCall is {named}" if named else "it named no limit: halved"
+            self._page_limit_reason = (
+                f"the PI server refused maxCount={self.configured_max_count} ({limit}); "
+                f"using maxCount={lower}"
+            )
+        return True
+
+    def _recorded_page_with(self, request: RecordedRequest, count: int) -> Page[RecordedRequest]:
         call = (
             f"recorded values of {', '.join(c.tag for c in request.streams)} from {wire_time(request.start)}"
         )
         params: list[tuple[str, str | int]] = [
             ("startTime", wire_time(request.start)),
             ("endTime", wire_time(request.end)),
-            ("maxCount", self.max_count),
+            ("maxCount", count),
             ("boundaryType", "Inside"),
         ]
         if len(request.streams) == 1:
@@ -230,9 +294,11 @@ class PiWebApiClient:
             params.append(("selectedFields", STREAMSET_FIELDS))
             response = self._http.get("streamsets/recorded", params=params, call=call)
             streams = decode_json(self._streamset_decoder, response.content, SYSTEM, call).Items
-        return self._page_of(request, streams, call)
+        return self._page_of(request, streams, call, count)
 
-    def _page_of(self, request: RecordedRequest, streams: list[PiStream], call: str) -> Page[RecordedRequest]:
+    def _page_of(
+        self, request: RecordedRequest, streams: list[PiStream], call: str, count: int
+    ) -> Page[RecordedRequest]:
         if len(streams) != len(request.streams):
             raise SourceDataError(
                 SYSTEM, call, f"asked for {len(request.streams)} streams, got {len(streams)}"
@@ -253,8 +319,8 @@ class PiWebApiClient:
         for index, cursor in enumerate(request.streams):
             stream_ts = ts_us[bounds[index] : bounds[index + 1]]
             keep[bounds[index] : bounds[index] + _already_seen(stream_ts, request.start, cursor)] = False
-            if len(stream_ts) >= self.max_count:
-                next_start, next_cursor = self._continuation(stream_ts, request, cursor, call)
+            if len(stream_ts) >= count:
+                next_start, next_cursor = self._continuation(stream_ts, request, cursor, call, count)
                 if next_start < request.end:
                     continuing[next_start].append(next_cursor)
         table = points_table(tags, codes[keep], ts_us[keep], value[keep], _taken(text, keep), quality[keep])
@@ -265,7 +331,7 @@ class PiWebApiClient:
         return Page(table, next_requests)
 
     def _continuation(
-        self, stream_ts: np.ndarray, request: RecordedRequest, cursor: StreamCursor, call: str
+        self, stream_ts: np.ndarray, request: RecordedRequest, cursor: StreamCursor, call: str, count: int
     ) -> tuple[datetime, StreamCursor]:
         last = int(stream_ts[-1])
         seen_at_last = int(np.count_nonzero(stream_ts == last))
@@ -273,7 +339,7 @@ class PiWebApiClient:
             raise SourceDataError(
                 SYSTEM,
                 call,
-                f"tag {cursor.tag}: {self.max_count} or more values share one timestamp; raise max_count",
+                f"tag {cursor.tag}: {count} or more values share one timestamp; raise max_count",
             )
         next_start = request.start + timedelta(microseconds=last - micros(request.start))
         return next_start, StreamCursor(cursor.tag, cursor.web_id, seen_at_last)

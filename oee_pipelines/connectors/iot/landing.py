@@ -1,4 +1,5 @@
-"""Landing the buffer by hour: which hours are ready, and the telemetry of one hour from closed segments.
+"""The buffer side of the hourly landing: which hours are ready, the closed segments holding an hour and
+their raw readings (the landing's source step), and the record of what was landed.
 
 Readings are bucketed by their own timestamp, not by when they were received, so one segment can
 hold several hours and a device flushing its buffer late adds readings to an hour already landed.
@@ -9,6 +10,9 @@ arrival, and the hour is reported for landing again.
 
 An hour is complete when it has ended and every segment that may hold its readings is closed: no
 `.open` segment was opened before the hour's end, and none holds (so far) a reading of the hour.
+
+Mapping the readings to telemetry and writing them is the IoT landing service's
+(`oee_pipelines/services/iot/`); this module only reads the buffer and keeps its landing state.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,8 +28,6 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from oee_pipelines.connectors.iot.buffer import (
     RecordColumns,
@@ -37,10 +39,8 @@ from oee_pipelines.connectors.iot.buffer import (
 )
 from oee_pipelines.domain.iot_mapping import (
     QUARANTINE_COLUMNS,
-    MappedReadings,
     empty_quarantine,
     flatten_messages,
-    map_readings,
     parse_timestamps,
 )
 
@@ -67,98 +67,50 @@ class HourStatus:
 
 
 @dataclass(frozen=True)
-class LandingStats:
-    hour_start: datetime
-    segments: list[str] = field(default_factory=list)
-    messages: int = 0
-    readings: int = 0
-    telemetry_rows: int = 0
-    quarantined: int = 0
-    duplicates_removed: int = 0
+class SegmentReadings:
+    """The raw readings of some closed segments, as the map step takes them."""
 
-
-def land_hour(
-    buffer_dir: Path, hour_start: datetime, sensors: pd.DataFrame, ingest_run_id: str = ""
-) -> tuple[pa.Table, pd.DataFrame, LandingStats]:
-    """The telemetry and the quarantine of one UTC hour, from the closed segments holding it.
-
-    Call `mark_landed(buffer_dir, hour_start, stats.segments)` once the result is written.
-    """
-    return next(land_hours(buffer_dir, [hour_start], sensors, ingest_run_id))
-
-
-def land_hours(
-    buffer_dir: Path, hours: Iterable[datetime], sensors: pd.DataFrame, ingest_run_id: str = ""
-) -> Iterator[tuple[pa.Table, pd.DataFrame, LandingStats]]:
-    """`land_hour` for each hour in turn, lazily: each hour's segments are looked up when it is reached.
-
-    Consecutive hours held by the same segments (a device flushing days of readings at once) share one
-    decode and mapping of those segments instead of repeating it per hour.
-    """
-    hours_of_segment: dict[Path, set[pd.Timestamp]] = {}
-    intake_quarantine = _intake_quarantine(buffer_dir)
-    decoded: _DecodedSegments | None = None
-    for hour in map(_hour, hours):
-        segments = []
-        for path in closed_segments(buffer_dir):
-            if path not in hours_of_segment:
-                hours_of_segment[path] = segment_hours(path)  # a closed segment never changes
-            if hour in hours_of_segment[path]:
-                segments.append(path)
-        if decoded is None or decoded.segments != segments:
-            decoded = _decode(segments, sensors, ingest_run_id)
-        yield _hour_of(decoded, hour, intake_quarantine)
-
-
-@dataclass(frozen=True)
-class _DecodedSegments:
     segments: list[Path]
     messages: int
-    raw: pd.DataFrame
+    raw: pd.DataFrame  # domain.iot_mapping RAW_COLUMNS, one row per reading
+    rejected: pd.DataFrame  # quarantine rows: messages whose shape held no reading
     reading_hours: pd.Series  # the hour of each raw reading's own timestamp (NaT if it has none)
-    rejected: pd.DataFrame
-    mapped: MappedReadings
 
 
-def _decode(segments: list[Path], sensors: pd.DataFrame, ingest_run_id: str) -> _DecodedSegments:
-    records = [read_records(path) for path in segments]
-    raw, rejected = _flatten(records)
-    return _DecodedSegments(
-        segments=segments,
-        messages=sum(len(columns) for columns in records),
-        raw=raw,
-        reading_hours=parse_timestamps(raw["raw_ts"]).dt.floor("h"),
-        rejected=rejected,
-        mapped=map_readings(raw, sensors, ingest_run_id),
-    )
+class BufferSource:
+    """The closed segments of one buffer, hour by hour: the source step of the landing."""
 
+    def __init__(self, buffer_dir: Path) -> None:
+        self.buffer_dir = buffer_dir
+        self._hours_of_segment: dict[Path, set[pd.Timestamp]] = {}
 
-def _hour_of(
-    decoded: _DecodedSegments, hour: pd.Timestamp, intake_quarantine: pd.DataFrame
-) -> tuple[pa.Table, pd.DataFrame, LandingStats]:
-    mapped = decoded.mapped
-    in_hour = pc.and_(
-        pc.greater_equal(mapped.telemetry["ts"], pa.scalar(hour, pa.timestamp("us", tz="UTC"))),
-        pc.less(mapped.telemetry["ts"], pa.scalar(hour + HOUR, pa.timestamp("us", tz="UTC"))),
-    )
-    telemetry = mapped.telemetry.filter(in_hour)
-    quarantine = pd.concat(
-        [_in_hour(frame, hour) for frame in (mapped.quarantine, decoded.rejected, intake_quarantine)],
-        ignore_index=True,
-    )
-    # Readings of this hour that are neither quarantined nor in the telemetry were duplicates.
-    quarantined_readings = int(mapped.quarantine["ts"].dt.floor("h").eq(hour).sum())
-    readings_in_hour = int(decoded.reading_hours.eq(hour).sum())
-    stats = LandingStats(
-        hour_start=hour.to_pydatetime(),
-        segments=[path.name for path in decoded.segments],
-        messages=decoded.messages,
-        readings=len(decoded.raw),
-        telemetry_rows=telemetry.num_rows,
-        quarantined=len(quarantine),
-        duplicates_removed=readings_in_hour - quarantined_readings - telemetry.num_rows,
-    )
-    return telemetry, quarantine, stats
+    def segments_holding(self, hour: datetime) -> list[Path]:
+        """The closed segments holding readings of the UTC hour starting at `hour`, oldest first."""
+        start = utc_hour_start(hour)
+        segments = []
+        for path in closed_segments(self.buffer_dir):
+            if path not in self._hours_of_segment:
+                self._hours_of_segment[path] = segment_hours(path)  # a closed segment never changes
+            if start in self._hours_of_segment[path]:
+                segments.append(path)
+        return segments
+
+    def read(self, segments: list[Path]) -> SegmentReadings:
+        """Decode `segments` into raw readings (one row per measurement) and unusable messages."""
+        records = [read_records(path) for path in segments]
+        raw, rejected = _flatten(records)
+        return SegmentReadings(
+            segments=segments,
+            messages=sum(len(columns) for columns in records),
+            raw=raw,
+            reading_hours=parse_timestamps(raw["raw_ts"]).dt.floor("h"),
+            rejected=rejected,
+        )
+
+    def intake_quarantine(self) -> pd.DataFrame:
+        """What the writers refused at intake (quarantine logs), in the quarantine columns."""
+        frames = [_quarantine_frame(read_records(path)) for path in quarantine_files(self.buffer_dir)]
+        return pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
 
 
 def hour_status(buffer_dir: Path, now: datetime | None = None) -> HourStatus:
@@ -200,7 +152,7 @@ def landing_lock(buffer_dir: Path) -> Iterator[None]:
 
 def mark_landed(buffer_dir: Path, hour_start: datetime, segments: list[str]) -> None:
     state = _read_state(buffer_dir)
-    state[_hour(hour_start)] = set(segments)
+    state[utc_hour_start(hour_start)] = set(segments)
     serialised = {hour.isoformat(): sorted(names) for hour, names in sorted(state.items())}
     _write_atomically(buffer_dir / STATE_FILE, json.dumps(serialised, indent=1).encode())
 
@@ -232,11 +184,6 @@ def _flatten(records: list[RecordColumns]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return flatten_messages(sources, topics, received, decoded)
 
 
-def _intake_quarantine(buffer_dir: Path) -> pd.DataFrame:
-    frames = [_quarantine_frame(read_records(path)) for path in quarantine_files(buffer_dir)]
-    return pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
-
-
 def _quarantine_frame(columns: RecordColumns) -> pd.DataFrame:
     frame = (
         empty_quarantine()
@@ -254,11 +201,6 @@ def _quarantine_frame(columns: RecordColumns) -> pd.DataFrame:
     return frame.reindex(columns=QUARANTINE_COLUMNS).astype({"ts": "datetime64[ns, UTC]"})
 
 
-def _in_hour(quarantine: pd.DataFrame, hour: pd.Timestamp) -> pd.DataFrame:
-    bucket = quarantine["ts"].where(quarantine["ts"].notna(), quarantine["receive_time"])
-    return quarantine[(bucket >= hour) & (bucket < hour + HOUR)]
-
-
 def _segments_by_hour(buffer_dir: Path) -> dict[pd.Timestamp, set[str]]:
     by_hour: dict[pd.Timestamp, set[str]] = {}
     for path in closed_segments(buffer_dir):
@@ -274,7 +216,7 @@ def _read_state(buffer_dir: Path) -> dict[pd.Timestamp, set[str]]:
     return {pd.Timestamp(hour): set(names) for hour, names in json.loads(path.read_text()).items()}
 
 
-def _hour(moment: datetime) -> pd.Timestamp:
+def utc_hour_start(moment: datetime) -> pd.Timestamp:
     stamp = pd.Timestamp(moment)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     if stamp != stamp.floor("h"):

@@ -1,4 +1,5 @@
-"""The MES connector interface and the MES entities (schedules, work orders, recipes, consumption).
+"""The MES connector interface and the MES entities (schedules, work orders, recipes, consumption,
+operator assignments).
 
 Every MES implementation reads the source's records, renames their fields to ours (the
 `field_mappings` of the config), and hands them to `build_result` with one of the entities below,
@@ -18,10 +19,12 @@ from oee_pipelines.connectors.mes.records import (
     Entity,
     FetchResult,
     FieldSpec,
+    InvalidField,
     OrderStatus,
     RowContext,
     check_planned_window,
     parse_count,
+    parse_date,
     parse_json_object,
     parse_non_negative,
     parse_positive,
@@ -46,6 +49,11 @@ RECIPE_COLUMNS = (
 CONSUMPTION_COLUMNS = (
     "org_id", "work_order_id", "wo_number", "line_id", "material_number", "planned_quantity",
     "consumed_quantity", "base_unit", "source_system",
+)  # fmt: skip
+
+OPERATOR_ASSIGNMENT_COLUMNS = (
+    "org_id", "operator_id", "operator_name", "role", "line_id", "shift_id", "shift_date",
+    "start_time", "end_time", "source_system",
 )  # fmt: skip
 
 _UTC = "datetime64[ns, UTC]"
@@ -183,6 +191,39 @@ CONSUMPTION = Entity(
 )
 
 
+def _operator_assignment_row(parsed: dict[str, Any], context: RowContext) -> dict[str, Any]:
+    return {
+        "org_id": context.org_id,
+        **{name: parsed[name] for name in OPERATOR_ASSIGNMENT_COLUMNS[1:-1]},
+        "source_system": context.source_system,
+    }
+
+
+def _check_shift_times(parsed: dict[str, Any]) -> None:
+    if parsed["end_time"] <= parsed["start_time"]:
+        raise InvalidField("end_time", "must be after start_time")
+
+
+OPERATOR_ASSIGNMENT = Entity(
+    name="operator_assignment",
+    key_field="operator_id",
+    fields=(
+        FieldSpec("operator_id", parse_text),
+        FieldSpec("operator_name", parse_text),
+        FieldSpec("role", parse_text),
+        FieldSpec("line_id", parse_text),
+        FieldSpec("shift_id", parse_text),
+        FieldSpec("shift_date", parse_date),
+        FieldSpec("start_time", parse_timestamp),
+        FieldSpec("end_time", parse_timestamp),
+    ),
+    columns=OPERATOR_ASSIGNMENT_COLUMNS,
+    to_row=_operator_assignment_row,
+    dtypes={"start_time": _UTC, "end_time": _UTC},
+    check=_check_shift_times,
+)
+
+
 def order_status_of(work_order: FetchResult, system: str, work_order_number: str) -> OrderStatus:
     """The status and quantity of a fetched work order, for deciding whether to push back."""
     if work_order.frame.empty:
@@ -215,6 +256,11 @@ class MESConnector(ABC):
     @abstractmethod
     def get_material_consumption(self, line_id: str, work_order_number: str) -> FetchResult:
         """Material consumed by a work order -> `CONSUMPTION_COLUMNS`."""
+
+    @abstractmethod
+    def get_operator_assignments(self, start: datetime, end: datetime) -> FetchResult:
+        """Who ran which line on the shift instances overlapping [start, end) ->
+        `OPERATOR_ASSIGNMENT_COLUMNS` (operator id, name, role, line, shift, shift date, start, end)."""
 
     @abstractmethod
     def close(self) -> None:

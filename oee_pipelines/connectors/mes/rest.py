@@ -2,7 +2,8 @@
 
 Endpoints (relative to `base_url`): `GET /api/v1/lines/{line}/schedules?start&end&offset&limit`,
 `GET /api/v1/work-orders/{number}`, `GET /api/v1/recipes/{id}`,
-`PUT /api/v1/work-orders/{number}/status`, `GET /api/v1/work-orders/{number}/consumption`.
+`PUT /api/v1/work-orders/{number}/status`, `GET /api/v1/work-orders/{number}/consumption`,
+`GET /api/v1/operator-assignments?start&end&offset&limit`.
 Lists come as `{"items": [...], "next_offset": n | null}`; field names follow `field_mappings`.
 """
 
@@ -18,6 +19,7 @@ from oee_pipelines.connectors.errors import SourceDataError
 from oee_pipelines.connectors.mes.auth import AuthenticatedClient
 from oee_pipelines.connectors.mes.base import (
     CONSUMPTION,
+    OPERATOR_ASSIGNMENT,
     RECIPE,
     SCHEDULE,
     WORK_ORDER,
@@ -65,6 +67,11 @@ class RestMESConnector(MESConnector):
         path = f"{API}/work-orders/{work_order_number}/consumption"
         records = self._iter_items(path, {"line_id": line_id}, "get_material_consumption")
         return self._result(records, CONSUMPTION)
+
+    def get_operator_assignments(self, start: datetime, end: datetime) -> FetchResult:
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        records = self._iter_items(f"{API}/operator-assignments", params, "get_operator_assignments")
+        return self._result(records, OPERATOR_ASSIGNMENT)
 
     def update_order_status(self, work_order_number: str, status: str, actual_quantity: int | None) -> bool:
         wanted = OrderStatus(status, actual_quantity)

@@ -25,6 +25,7 @@ from oee_pipelines.connectors.http import RetryingHttpClient
 from oee_pipelines.connectors.mes.auth import AuthenticatedClient, build_auth
 from oee_pipelines.connectors.mes.base import (
     CONSUMPTION,
+    OPERATOR_ASSIGNMENT,
     RECIPE,
     SCHEDULE,
     WORK_ORDER,
@@ -64,6 +65,10 @@ RECIPE_ELEMENTS = {
 CONSUMPTION_ELEMENTS = {
     "work_order_number": "OrderNumber", "line_id": "LineId", "material_number": "MaterialNumber",
     "planned_quantity": "PlannedQuantity", "consumed_quantity": "ConsumedQuantity", "base_unit": "Unit",
+}  # fmt: skip
+OPERATOR_ASSIGNMENT_ELEMENTS = {
+    "operator_id": "OperatorId", "operator_name": "OperatorName", "role": "Role", "line_id": "LineId",
+    "shift_id": "ShiftId", "shift_date": "ShiftDate", "start_time": "StartTime", "end_time": "EndTime",
 }  # fmt: skip
 
 
@@ -167,6 +172,10 @@ class SoapMESConnector(MESConnector):
     def get_material_consumption(self, line_id: str, work_order_number: str) -> FetchResult:
         records = self._call("GetMaterialConsumption", LineId=line_id, OrderNumber=work_order_number)
         return self._result(records, CONSUMPTION_ELEMENTS, CONSUMPTION)
+
+    def get_operator_assignments(self, start: datetime, end: datetime) -> FetchResult:
+        records = self._call("GetOperatorAssignments", From=start, To=end)
+        return self._result(records, OPERATOR_ASSIGNMENT_ELEMENTS, OPERATOR_ASSIGNMENT)
 
     def update_order_status(self, work_order_number: str, status: str, actual_quantity: int | None) -> bool:
         wanted = OrderStatus(status, actual_quantity)

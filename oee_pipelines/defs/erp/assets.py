@@ -1,27 +1,17 @@
 """ERP ingestion: the material master and labour costs per line and day.
 
-Both are upserted on their natural keys (a second identical sync changes nothing) and audited in
-`mes_schedule_sync` like the MES entities. Which ERP is read is the `erp` section's `system_type`.
+The work is the MES/ERP service's (`services/mes_erp/erp.py`): both are upserted on their natural
+keys and audited in `mes_schedule_sync` like the MES entities. Which ERP is read (`sap_odata` or
+`oracle_ebs`) is the `erp` section's `system_type`.
 """
 
 import dagster as dg
 
-from oee_pipelines.connectors.erp.base import LABOR_COST_COLUMNS
 from oee_pipelines.defs.mes.config import SyncWindowConfig
-from oee_pipelines.defs.mes.results import failures_audited, sync_check_spec, sync_result
-from oee_pipelines.defs.mes.sync import SyncOutcome, merge_results, reject_unknown_references
-from oee_pipelines.defs.mes.warehouse_io import (
-    SyncContext,
-    active_lines,
-    existing_ids,
-    record_sync,
-    require_known_line,
-    upsert_frame,
-)
+from oee_pipelines.defs.mes.results import sync_check_spec, sync_result
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
-
-MATERIAL, LABOR_COST = "material", "labor_cost"
+from oee_pipelines.services.mes_erp import erp as erp_service
 
 
 @dg.asset(
@@ -37,22 +27,9 @@ MATERIAL, LABOR_COST = "material", "labor_cost"
 def erp_materials(
     context: dg.AssetExecutionContext, erp: ERPResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    settings = erp.connection_config()
-    audit = SyncContext(settings.org_id, settings.system_type, None, None, context.run.run_id)
-    with failures_audited(warehouse, audit, [MATERIAL]):
-        with erp.connector() as connector:
-            fetched = connector.get_materials()
-        data, counts = upsert_frame(warehouse, "materials", fetched.frame, ["org_id", "material_number"])
-        outcome = SyncOutcome(
-            MATERIAL,
-            fetched=len(fetched.frame) + len(fetched.rejected),
-            created=counts.created,
-            updated=counts.updated,
-            rejected=fetched.rejected,
-        )
-        record_sync(warehouse, audit, [outcome])
-    context.log.info(f"erp_materials: {outcome.counts()}")
-    return sync_result("erp_materials", outcome, data)
+    landed = erp_service.sync_materials(warehouse, erp.connector, erp.connection_config(), context.run.run_id)
+    context.log.info(f"erp_materials: {landed.outcome.counts()}")
+    return sync_result("erp_materials", landed)
 
 
 @dg.asset(
@@ -71,31 +48,13 @@ def labor_costs(
     erp: ERPResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    window = config.window()
-    settings = erp.connection_config()
-    require_known_line(warehouse, config.line_id)
-    audit = SyncContext(settings.org_id, settings.system_type, config.line_id, window, context.run.run_id)
-    with failures_audited(warehouse, audit, [LABOR_COST]):
-        lines = [config.line_id] if config.line_id else active_lines(warehouse, settings.org_id)
-        with erp.connector() as connector:
-            fetched = merge_results(
-                [connector.get_labor_costs(line, window.first_day, window.end_day) for line in lines],
-                LABOR_COST_COLUMNS,
-            )
-        known_lines = existing_ids(warehouse, "production_lines", set(fetched.frame["line_id"]))
-        checked = reject_unknown_references(
-            fetched, LABOR_COST, "cost_center", "line_id", known_lines, "production_lines"
-        )
-        data, counts = upsert_frame(
-            warehouse, "labor_costs", checked.frame, ["org_id", "line_id", "cost_center", "work_date"]
-        )
-        outcome = SyncOutcome(
-            LABOR_COST,
-            fetched=len(fetched.frame) + len(fetched.rejected),
-            created=counts.created,
-            updated=counts.updated,
-            rejected=checked.rejected,
-        )
-        record_sync(warehouse, audit, [outcome])
-    context.log.info(f"labor_costs: {outcome.counts()}")
-    return sync_result("labor_costs", outcome, data)
+    landed = erp_service.sync_labor_costs(
+        warehouse,
+        erp.connector,
+        erp.connection_config(),
+        config.window(),
+        context.run.run_id,
+        line_id=config.line_id,
+    )
+    context.log.info(f"labor_costs: {landed.outcome.counts()}")
+    return sync_result("labor_costs", landed)

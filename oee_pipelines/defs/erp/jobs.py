@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from oee_pipelines.defs.mes.run_config import ERP_MATERIALS_SYNC_JOB
+from oee_pipelines.services.mes_erp.run_requests import ERP_MATERIALS_SYNC_JOB
 
 erp_materials_sync_job = dg.define_asset_job(
     ERP_MATERIALS_SYNC_JOB,

@@ -1,11 +1,14 @@
 """Published export files: per UTC day, per organization, each table as CSV, Parquet, XLSX and JSON.
 
-One asset per table, named `published_<table>`, each depending on the asset whose day it publishes.
+One asset per table, named `published_<table>`, each depending on the asset whose day it publishes,
+each built with the publish deadline (02:30 UTC: `defs/monitoring/freshness.py`): its freshness policy,
+and a `published_by_deadline` check run by the `publish_deadline_checks` schedule.
 A run writes `<published>/<org_id>/<table>/<table>_<day>.<format>` for every organization and day of
 its partition range (one single run for a ranged backfill), then rebuilds the manifests. Files keep
 stable names, so a rebuilt day replaces its files and adds none.
 """
 
+import warnings
 from datetime import date
 from typing import Any
 
@@ -14,7 +17,9 @@ import pyarrow as pa
 
 from oee_pipelines.defs.exports.automation import publish_after_upstream_rebuilt
 from oee_pipelines.defs.metadata import preview_markdown, table_schema
-from oee_pipelines.defs.partitions import daily_partitions, day_bounds, partition_days
+from oee_pipelines.defs.monitoring.freshness import publish_deadline_checks, publish_deadline_policy
+from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.exports.daily import (
     PUBLISHED_TABLES,
     PublishedTable,
@@ -80,6 +85,14 @@ def _metadata(
 
 
 def build_export_asset(published: PublishedTable) -> dg.AssetsDefinition:
+    """The export asset of one table, with the publish deadline's freshness policy."""
+    with warnings.catch_warnings():
+        # Freshness policies are a Dagster preview; the choice is documented in `freshness.py`.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return _export_asset(published)
+
+
+def _export_asset(published: PublishedTable) -> dg.AssetsDefinition:
     @dg.asset(
         key=export_asset_key(published),
         group_name=EXPORTS_GROUP,
@@ -87,6 +100,7 @@ def build_export_asset(published: PublishedTable) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[dg.AssetKey(UPSTREAM_ASSETS[published.name])],
         automation_condition=publish_after_upstream_rebuilt(),
+        freshness_policy=publish_deadline_policy,
         kinds={"csv", "parquet", "xlsx"},
         description=f"{published.description}: daily files for BI tools (CSV, Parquet, XLSX, JSON).",
     )
@@ -111,3 +125,12 @@ def build_export_asset(published: PublishedTable) -> dg.AssetsDefinition:
 
 
 export_assets = [build_export_asset(published) for published in PUBLISHED_TABLES]
+
+
+@dg.definitions
+def exports() -> dg.Definitions:
+    """The export assets with their `published_by_deadline` checks, the checks' job and schedule.
+
+    (A module with a `@dg.definitions` function is loaded through it alone, hence the assets here.)
+    """
+    return dg.Definitions.merge(dg.Definitions(assets=export_assets), publish_deadline_checks(export_assets))

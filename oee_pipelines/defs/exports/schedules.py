@@ -12,7 +12,6 @@ import dagster as dg
 
 from oee_pipelines.defs.exports.assets import EXPORTS_GROUP
 from oee_pipelines.defs.oee.jobs import OEE_CHAIN
-from oee_pipelines.defs.partitions import daily_partitions
 
 DAILY_FINALIZE_CRON = "0 2 * * *"
 # A quarter past, so the hour's IoT batches and historian polls have landed.
@@ -20,13 +19,11 @@ HOURLY_REFRESH_CRON = "15 * * * *"
 published_files_job = dg.define_asset_job(
     "published_files_job",
     selection=dg.AssetSelection.groups(EXPORTS_GROUP),
-    partitions_def=daily_partitions,
     description="Write the day's published files (CSV, Parquet, XLSX, JSON) and the manifest.",
 )
 publish_day_job = dg.define_asset_job(
     "publish_day_job",
     selection=dg.AssetSelection.assets(*OEE_CHAIN) | dg.AssetSelection.groups(EXPORTS_GROUP),
-    partitions_def=daily_partitions,
     description="The OEE chain of one day, then its published files.",
 )
 

@@ -12,19 +12,19 @@ from typing import Any
 
 import dagster as dg
 
-from oee_pipelines.defs.historian.backfill import (
-    DayResult,
-    HistorianBackfill,
-    NothingToBackfillError,
-    failed_days_message,
-)
-from oee_pipelines.defs.historian.run_tags import BackfillRequest
 from oee_pipelines.defs.metadata import preview_markdown, table_schema
 from oee_pipelines.defs.partitions import daily_partitions, partition_days
 from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
 from oee_pipelines.resources.historian import HistorianResource
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.historian.backfill import (
+    DayResult,
+    HistorianBackfill,
+    NothingToBackfillError,
+    failed_days_message,
+)
+from oee_pipelines.services.historian.run_tags import BackfillRequest
 
 HISTORIAN_POOL = "historian"
 # The connector already retried each request; a step retry covers a historian that is down for longer.
@@ -58,7 +58,7 @@ def historian_points(
         return
     backfill = HistorianBackfill(
         historian,
-        warehouse,
+        warehouse.connect,
         lake.lake(),
         BackfillRequest.from_run_tags(context.run.tags),
         context.run.run_id,
@@ -67,17 +67,22 @@ def historian_points(
     try:
         plans = backfill.plan(days)
     except NothingToBackfillError as exc:
+        backfill.close([], None)
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(f"historian_points: {len(days)} days from {', '.join(p.system for p in plans)}")
     failures: list[DayResult] = []
-    for day in days:
-        result = backfill.run_day(day, plans)
-        if result.error:
-            failures.append(result)
-        else:
-            yield dg.AssetMaterialization(
-                asset_key=context.asset_key, partition=day.isoformat(), metadata=_day_metadata(result)
-            )
+    try:
+        for day in days:
+            result = backfill.run_day(day, plans)
+            if result.error:
+                failures.append(result)
+            else:
+                yield dg.AssetMaterialization(
+                    asset_key=context.asset_key, partition=day.isoformat(), metadata=_day_metadata(result)
+                )
+    except BaseException as exc:  # the run was stopped or broke: close the rows and clients anyway
+        backfill.close(plans, f"historian_points stopped: {exc!r}")
+        raise
     message = failed_days_message(failures, len(all_days)) if failures else None
     backfill.close(plans, message)
     if failures:
@@ -101,6 +106,9 @@ def _day_metadata(result: DayResult) -> dict[str, Any]:
         "unmapped_tags": unmapped,
         "preview": preview_markdown(result.preview),
     }
+    if result.page_limits:
+        # PI: maxCount in use, lowered to the server's MaxReturnedItemsPerCall if it refused more.
+        metadata["max_count_used"] = dict(result.page_limits)
     if result.first_ts is not None:
         metadata["first_timestamp"] = dg.MetadataValue.timestamp(result.first_ts)
         metadata["last_timestamp"] = dg.MetadataValue.timestamp(result.last_ts)

@@ -11,22 +11,31 @@ run is not launched per partition).
 import dagster as dg
 from pydantic import Field
 
-from oee_pipelines.defs.imports.resources import ImportInboxResource
 from oee_pipelines.defs.partitions import daily_partitions
-from oee_pipelines.resources.imports import FileImporter, ImportOutcome
+from oee_pipelines.resources.imports import ImportInboxResource
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.imports import FileImporter, ImportOutcome
 
 IMPORTED_FILES = "imported_files"
 FILE_ACCEPTED_CHECK = "file_accepted"
 # The daily asset each import type reports the days it changed for (schedules change no measured day).
-DAILY_ASSET_BY_KIND = {"sensor_log": "imported_sensor_logs", "downtime": "imported_downtime"}
+# Machine-state logs and production counts land as telemetry beside the sensor logs.
+IMPORTED_TELEMETRY, IMPORTED_DOWNTIME = "imported_sensor_logs", "imported_downtime"
+DAILY_ASSET_BY_KIND = {
+    "sensor_log": IMPORTED_TELEMETRY,
+    "machine_state_log": IMPORTED_TELEMETRY,
+    "production_count": IMPORTED_TELEMETRY,
+    "downtime": IMPORTED_DOWNTIME,
+}
 PREVIEW_ERRORS = 20
 
 
 class ImportFileConfig(dg.Config):
     path: str = Field(description="The file waiting in the import inbox.")
-    import_type: str = Field(description="sensor_log, downtime or schedule.")
+    import_type: str = Field(
+        description="sensor_log, machine_state_log, production_count, downtime or schedule."
+    )
     quarantine_invalid: bool = Field(
         default=False, description="Land the valid rows and keep the others in import_rejected_rows."
     )
@@ -110,16 +119,17 @@ def _outcome_metadata(outcome: ImportOutcome, moved_to: str) -> dict[str, object
 
 
 imported_sensor_logs = dg.AssetSpec(
-    DAILY_ASSET_BY_KIND["sensor_log"],
+    IMPORTED_TELEMETRY,
     partitions_def=daily_partitions,
     deps=[IMPORTED_FILES],
     group_name="imports",
     kinds={"parquet"},
-    description="Imported sensor readings in the lake (telemetry/source=import), by UTC day. "
+    description="Imported sensor readings, machine states and piece counts in the lake "
+    "(telemetry/source=import), by UTC day. "
     "Materialized by `imported_files` runs for the days a file changed.",
 )
 imported_downtime = dg.AssetSpec(
-    DAILY_ASSET_BY_KIND["downtime"],
+    IMPORTED_DOWNTIME,
     partitions_def=daily_partitions,
     deps=[IMPORTED_FILES],
     group_name="imports",

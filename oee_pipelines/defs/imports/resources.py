@@ -1,21 +1,9 @@
 """The import inbox resource, bound from the settings (`OEE_IMPORT_INBOX`, `OEE_ORG_ID`) at load time."""
 
-from pathlib import Path
-
 import dagster as dg
 
-from oee_pipelines.defs.imports.inbox import Inbox
+from oee_pipelines.resources.imports import ImportInboxResource
 from oee_pipelines.settings import Settings
-
-
-class ImportInboxResource(dg.ConfigurableResource):
-    """The inbox folder the sensor watches, and the organization its files are imported for."""
-
-    root: str
-    org_id: str = "demo"
-
-    def inbox(self) -> Inbox:
-        return Inbox(Path(self.root))
 
 
 @dg.definitions

@@ -11,10 +11,10 @@ import json
 
 import dagster as dg
 
-from oee_pipelines.defs.imports.inbox import InboxFile
 from oee_pipelines.defs.imports.jobs import import_file_job, import_file_run_config
-from oee_pipelines.defs.imports.resources import ImportInboxResource
-from oee_pipelines.resources.imports import file_checksum
+from oee_pipelines.domain.imports import IMPORT_KINDS
+from oee_pipelines.resources.imports import ImportInboxResource
+from oee_pipelines.services.imports import InboxFile, file_checksum
 
 # A large drop is taken over several ticks, so one tick never hashes gigabytes.
 MAX_FILES_PER_TICK = 50
@@ -53,8 +53,8 @@ def import_inbox_sensor(
         still_waiting[waiting.relative] = waiting.signature
         if waiting.kind is None:
             context.log.warning(
-                f"{waiting.relative}: import type unknown; put it in a sensor_log/, downtime/ or schedule/ "
-                "folder or start its name with the type"
+                f"{waiting.relative}: import type unknown; put it in a folder named after its type "
+                f"({', '.join(f'{kind}/' for kind in IMPORT_KINDS)}) or start its name with the type"
             )
             continue
         run_requests.append(file_run_request(waiting, file_checksum(waiting.path)))

@@ -3,13 +3,11 @@
 import dagster as dg
 
 from oee_pipelines.defs.iot.assets import IOT_ASSET
-from oee_pipelines.defs.partitions import hourly_partitions
 
 IOT_LANDING_JOB = "iot_landing_job"
 
 iot_landing_job = dg.define_asset_job(
     IOT_LANDING_JOB,
     selection=dg.AssetSelection.assets(IOT_ASSET),
-    partitions_def=hourly_partitions,
     description="Land buffered MQTT/HTTP sensor readings of UTC hours into the lake.",
 )

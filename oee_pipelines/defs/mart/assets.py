@@ -13,9 +13,10 @@ from psycopg import sql
 from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.defs.oee.assets import oee_figures
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
-from oee_pipelines.defs.oee.inputs import numbers_as_floats
-from oee_pipelines.defs.partitions import daily_partitions, day_bounds, partition_days
+from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.oee.inputs import numbers_as_floats
 
 MART_TABLE = "oee_data_mart_table"
 MART_VIEW = "oee_data_mart"

@@ -1,6 +1,7 @@
 """Run configuration of the MES/ERP assets: the sync window, the line, recipes asked for by name.
 
-The API and the demo pass these as run config (`ops: {mes_sync: {config: {...}}}`).
+The API and the demo pass these as run config (`ops: {mes_sync: {config: {...}}}`, built by
+`services/mes_erp/run_requests.py`); `window()` parses the bounds once into a `SyncWindow`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from oee_pipelines.defs.mes.sync import SyncWindow, sync_window
+from oee_pipelines.services.mes_erp.window import SyncWindow, sync_window
 
 
 class SyncWindowConfig(dg.Config):

@@ -1,12 +1,12 @@
-"""The MES/ERP jobs: the 15-minute sync of everything, and one job per API action (`run_config.py`
-names them and builds their run config)."""
+"""The MES/ERP jobs: the 15-minute sync of everything, and one job per API action
+(`services/mes_erp/run_requests.py` names them and builds their run config)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from oee_pipelines.defs.mes.assets import RECIPES, SCHEDULES, WORK_ORDERS
-from oee_pipelines.defs.mes.run_config import (
+from oee_pipelines.services.mes_erp.run_requests import (
     MES_ERP_SYNC_JOB,
     MES_ORDER_STATUS_JOB,
     MES_RECIPE_DOWNLOAD_JOB,

@@ -3,17 +3,12 @@ asset check that turns PARTIAL (rejected records) or FAILED visibly yellow in th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 
-from oee_pipelines.defs.mes.sync import SUCCESS, SyncOutcome
-from oee_pipelines.defs.mes.warehouse_io import SyncContext, record_failure
 from oee_pipelines.defs.metadata import table_metadata
-from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.mes_erp.sync import SUCCESS, Landed, SyncOutcome
 
 SYNC_CHECK = "sync_complete"
 REJECTIONS_SHOWN = 20
@@ -37,39 +32,25 @@ def sync_metadata(outcome: SyncOutcome) -> dict[str, Any]:
 
 def sync_result(
     asset: str,
-    outcome: SyncOutcome,
-    data: pa.Table,
+    landed: Landed,
     *,
     time_column: str | None = None,
     with_check: bool = True,
-    extra: dict[str, Any] | None = None,
 ) -> dg.MaterializeResult:
     """The materialization of one synced table, with its `sync_complete` check result."""
-    metadata = sync_metadata(outcome)
+    metadata = sync_metadata(landed.outcome)
     check = dg.AssetCheckResult(
         check_name=SYNC_CHECK,
         asset_key=asset,
-        passed=outcome.status == SUCCESS,
+        passed=landed.outcome.status == SUCCESS,
         severity=dg.AssetCheckSeverity.WARN,
         metadata=metadata,
     )
     return dg.MaterializeResult(
         asset_key=asset,
-        metadata=table_metadata(data, time_column=time_column, extra={**metadata, **(extra or {})}),
+        metadata=table_metadata(landed.data, time_column=time_column, extra={**metadata, **landed.figures}),
         check_results=[check] if with_check else None,
     )
-
-
-@contextmanager
-def failures_audited(
-    warehouse: WarehouseResource, context: SyncContext, entities: Sequence[str]
-) -> Iterator[None]:
-    """A sync that raises still leaves FAILED audit rows naming the error, then fails the run."""
-    try:
-        yield
-    except Exception as error:
-        record_failure(warehouse, context, entities, error)
-        raise
 
 
 def selected_names(context: dg.AssetExecutionContext) -> set[str]:

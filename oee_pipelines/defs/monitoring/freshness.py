@@ -1,24 +1,24 @@
 """The publish deadline: yesterday's data published by 02:30 UTC, a visible pass/fail on each published asset.
 
-Two views of the same promise, attached to every asset whose key starts with `published_`:
+Two views of the same promise, attached by the exports factory (`defs/exports/assets.py`) to every
+asset it builds:
 
-- a `FreshnessPolicy.cron` (the asset's freshness status in the UI; the instance needs
-  `freshness: enabled: true` in `dagster.yaml` while Dagster calls the feature a preview);
-- an asset check `published_by_deadline`, run by a schedule just after each deadline: it passes when
-  the asset was materialized between midnight and 02:30 (for a daily-partitioned asset: yesterday's
-  partition, materialized after yesterday ended, so the day was complete). The check is partition-aware,
-  which the policy is not (a backfill of an old partition refreshes the policy's clock).
-
-The exports stage's assets live in their own module, so the attachment is a post-processing step on
-the loaded definitions: `with_publish_deadline(dg.load_from_defs_folder(...))` in `definitions.py`.
+- `publish_deadline_policy`, a `FreshnessPolicy.cron` given to the asset when it is built (its
+  freshness status in the UI; the instance needs `freshness: enabled: true` in `dagster.yaml` while
+  Dagster calls the feature a preview);
+- an asset check `published_by_deadline` per asset (`publish_deadline_checks`), run by a schedule just
+  after each deadline: it passes when the asset was materialized between midnight and 02:30 (for a
+  daily-partitioned asset: yesterday's partition, materialized after yesterday ended, so the day was
+  complete). The check is partition-aware, which the policy is not (a backfill of an old partition
+  refreshes the policy's clock).
 """
 
 import warnings
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
-PUBLISHED_PREFIX = "published_"
 PUBLISH_DEADLINE = time(2, 30)
 DEADLINE_CRON = f"{PUBLISH_DEADLINE.minute} {PUBLISH_DEADLINE.hour} * * *"
 CHECK_NAME = "published_by_deadline"
@@ -26,11 +26,14 @@ CHECK_JOB = "publish_deadline_checks_job"
 # A little after the deadline, so a run finishing at 02:29 is recorded before the check reads it.
 CHECK_CRON = f"{PUBLISH_DEADLINE.minute + 5} {PUBLISH_DEADLINE.hour} * * *"
 
-publish_deadline_policy = dg.FreshnessPolicy.cron(
-    deadline_cron=DEADLINE_CRON,
-    lower_bound_delta=timedelta(hours=PUBLISH_DEADLINE.hour, minutes=PUBLISH_DEADLINE.minute),
-    timezone="UTC",
-)
+with warnings.catch_warnings():
+    # The preview warning would print on every definitions load; the choice is made, documented above.
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    publish_deadline_policy = dg.FreshnessPolicy.cron(
+        deadline_cron=DEADLINE_CRON,
+        lower_bound_delta=timedelta(hours=PUBLISH_DEADLINE.hour, minutes=PUBLISH_DEADLINE.minute),
+        timezone="UTC",
+    )
 
 
 def deadline_window(now: datetime, deadline: time = PUBLISH_DEADLINE) -> tuple[date, datetime, datetime]:
@@ -62,12 +65,13 @@ def published_in_window(
     return records[0] if records else None
 
 
-def publish_deadline_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
+def publish_deadline_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     """The `published_by_deadline` check of one asset (daily-partitioned or not)."""
-    partitioned = isinstance(spec.partitions_def, dg.TimeWindowPartitionsDefinition)
+    partitioned = isinstance(asset.partitions_def, dg.TimeWindowPartitionsDefinition)
+    key = asset.key
 
     @dg.asset_check(
-        asset=spec.key,
+        asset=key,
         name=CHECK_NAME,
         description="Yesterday's data published by 02:30 UTC.",
         blocking=False,
@@ -75,7 +79,7 @@ def publish_deadline_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
     def published_by_deadline(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         day, window_start, deadline = deadline_window(datetime.now(UTC))
         partition_key = day.isoformat() if partitioned else None
-        record = published_in_window(context.instance, spec.key, partition_key, window_start, deadline)
+        record = published_in_window(context.instance, key, partition_key, window_start, deadline)
         metadata = {
             "deadline": dg.MetadataValue.timestamp(deadline),
             "expected_day": day.isoformat(),
@@ -91,23 +95,14 @@ def publish_deadline_check(spec: dg.AssetSpec) -> dg.AssetChecksDefinition:
     return published_by_deadline
 
 
-def with_publish_deadline(defs: dg.Definitions) -> dg.Definitions:
-    """`defs` with the deadline policy, check, check job and schedule on every `published_*` asset."""
-    specs = [
-        spec
-        for spec in defs.resolve_all_asset_specs()
-        if spec.key.to_user_string().startswith(PUBLISHED_PREFIX)
-    ]
-    if not specs:
-        return defs
-    keys = [spec.key for spec in specs]
-    with warnings.catch_warnings():
-        # The preview warning would print on every definitions load; the choice is made, documented above.
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        with_policy = defs.map_resolved_asset_specs(
-            func=lambda spec: dg.apply_freshness_policy(spec, publish_deadline_policy), selection=keys
-        )
-    checks = [publish_deadline_check(spec) for spec in specs]
+def publish_deadline_checks(assets: Sequence[dg.AssetsDefinition]) -> dg.Definitions:
+    """The `published_by_deadline` check of each of `assets`, the job running them, and its schedule.
+
+    The assets carry `publish_deadline_policy` themselves: their factory sets it when it builds them.
+    """
+    if not assets:
+        return dg.Definitions()
+    checks = [publish_deadline_check(asset) for asset in assets]
     check_job = dg.define_asset_job(
         CHECK_JOB,
         selection=dg.AssetSelection.checks(*checks),
@@ -120,6 +115,4 @@ def with_publish_deadline(defs: dg.Definitions) -> dg.Definitions:
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return dg.Definitions.merge(
-        with_policy, dg.Definitions(asset_checks=checks, jobs=[check_job], schedules=[schedule])
-    )
+    return dg.Definitions(asset_checks=checks, jobs=[check_job], schedules=[schedule])

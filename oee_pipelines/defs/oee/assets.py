@@ -1,4 +1,4 @@
-"""The OEE assets per UTC day: downtime events, 15-minute snapshots, shift reports (and the crew roster).
+"""The OEE assets per UTC day: downtime events, 15-minute snapshots, shift reports (and the MES crews).
 
 Each asset reads the enriched telemetry of its days from the lake and the plan from the warehouse,
 calls the domain functions (`domain.downtime`, `domain.oee`, `domain.shift_reports`) and replaces
@@ -23,19 +23,9 @@ from psycopg import sql
 
 from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
-from oee_pipelines.defs.oee.inputs import (
-    DERIVED_SOURCE,
-    PlantReference,
-    day_timeline,
-    load_day_plan,
-    load_reference,
-    numbers_as_floats,
-    oee_readings,
-    replace_alerts,
-    reported_downtime,
-)
-from oee_pipelines.defs.partitions import daily_partitions, day_bounds, partition_days
+from oee_pipelines.defs.partitions import daily_partitions, partition_days
 from oee_pipelines.domain.alerts import PERFORMANCE_ABOVE_LIMIT, UNKNOWN_REASON_CODE, UNKNOWN_TIME
+from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.downtime import DOWNTIME_EVENT_COLUMNS, downtime_events
 from oee_pipelines.domain.oee import SNAPSHOT_COLUMNS, aggregate, compute_snapshots
 from oee_pipelines.domain.quality import check_performance
@@ -46,8 +36,21 @@ from oee_pipelines.domain.shift_reports import (
 )
 from oee_pipelines.domain.telemetry import PIECES_GOOD, PIECES_REJECTED
 from oee_pipelines.resources.lake import LakeResource
-from oee_pipelines.resources.plant import PlantSimulatorResource
+from oee_pipelines.resources.mes import MESResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.mes_erp.operators import sync_operator_shifts
+from oee_pipelines.services.mes_erp.window import SyncWindow
+from oee_pipelines.services.oee.inputs import (
+    DERIVED_SOURCE,
+    PlantReference,
+    day_timeline,
+    load_day_plan,
+    load_reference,
+    numbers_as_floats,
+    oee_readings,
+    replace_alerts,
+    reported_downtime,
+)
 from oee_pipelines.storage.lake import Lake
 
 OEE_GROUP = "oee"
@@ -56,35 +59,40 @@ DAILY = {
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "group_name": OEE_GROUP,
 }
-OPERATOR_SHIFT_COLUMNS = [
-    "org_id",
-    "line_id",
-    "shift_id",
-    "shift_date",
-    "operator_id",
-    "role",
-    "start_time",
-    "end_time",
-]
 
 
 @dg.asset(
     **DAILY,
     kinds={"postgres"},
-    deps=["production_lines", "shifts", "operators"],
-    description="Who ran each line on the shifts overlapping the day. From the simulated plant until a "
-    "workforce/MES source owns the roster.",
+    deps=["production_lines", "shifts"],
+    op_tags={"oee/source_system": "mes"},
+    description="Who ran each line on the shifts overlapping the day (and the operator roster), from "
+    "the MES's operator assignments. No MES configured (a spreadsheet-only plant): nothing is read "
+    "or written and the OEE chain runs without operator context.",
 )
 def operator_shifts(
-    context: dg.AssetExecutionContext, plant: PlantSimulatorResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, mes: MESResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    if not (mes.is_configured and mes.enabled):
+        context.log.info("no MES configured (or `mes.enabled: false`): no operator context to load")
+        return dg.MaterializeResult(metadata={"operator_context": "no MES configured"})
     window = context.partition_time_window
     # Every crew on shift during the days: a night shift starting the evening before counts too.
-    frame = plant.plant().operator_shifts(window.start, window.end)[OPERATOR_SHIFT_COLUMNS]
-    data = pa.Table.from_pandas(frame, preserve_index=False)
-    where = sql.SQL("start_time < %s AND end_time > %s")
-    warehouse.replace_rows("operator_shifts", data, where, (window.end, window.start))
-    return dg.MaterializeResult(metadata=table_metadata(data, time_column="start_time"))
+    landed = sync_operator_shifts(
+        warehouse,
+        mes.connector,
+        mes.connection_config(),
+        SyncWindow(window.start, window.end),
+        context.run.run_id,
+    )
+    context.log.info(f"operator_shifts: {landed.outcome.counts()} {landed.figures()}")
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(landed.data, time_column="start_time"),
+            **landed.outcome.counts(),
+            **landed.figures(),
+        }
+    )
 
 
 @dg.asset(
@@ -155,7 +163,7 @@ def oee_snapshots(
         flagged = check_performance(snapshots)
         replace_alerts(warehouse, flagged.alerts, day, [PERFORMANCE_ABOVE_LIMIT])
         start, end = day_bounds(day)
-        data = _arrow(snapshots.assign(dagster_run_id=context.run_id))
+        data = _arrow(snapshots.assign(dagster_run_id=context.run.run_id))
         where = sql.SQL("snapshot_time > %s AND snapshot_time <= %s")
         warehouse.replace_rows("oee_snapshots", data, where, (start, end))
         frames.append(snapshots)

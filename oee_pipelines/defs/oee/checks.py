@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-from oee_pipelines.defs.oee.inputs import alert_counts
-from oee_pipelines.defs.partitions import day_bounds, partition_days
+from oee_pipelines.defs.partitions import partition_days
 from oee_pipelines.domain.alerts import PERFORMANCE_ABOVE_LIMIT
+from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.oee import WINDOW_MINUTES
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.oee.inputs import alert_counts
 
 WINDOWS_PER_DAY = 24 * 60 // WINDOW_MINUTES
 

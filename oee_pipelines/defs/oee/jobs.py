@@ -10,8 +10,6 @@ Late data between runs is handled by `automation.rebuild_on_late_data` on each a
 
 import dagster as dg
 
-from oee_pipelines.defs.partitions import daily_partitions
-
 OEE_DAILY_JOB = "oee_daily_job"
 OEE_CHAIN = (
     "operator_shifts",
@@ -25,6 +23,5 @@ OEE_CHAIN = (
 oee_daily_job = dg.define_asset_job(
     OEE_DAILY_JOB,
     selection=dg.AssetSelection.assets(*OEE_CHAIN),
-    partitions_def=daily_partitions,
     description="Enriched telemetry -> downtime -> OEE snapshots -> shift reports -> data mart, per UTC day.",
 )

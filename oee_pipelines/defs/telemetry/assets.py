@@ -19,7 +19,14 @@ import pyarrow.compute as pc
 
 from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
-from oee_pipelines.defs.oee.inputs import (
+from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.domain.alerts import DUPLICATE, GAP, LOW_COMPLETENESS, OUT_OF_RANGE, concat_alerts
+from oee_pipelines.domain.days import day_bounds
+from oee_pipelines.domain.enrichment import enrich_telemetry
+from oee_pipelines.domain.quality import check_completeness, expected_intervals_from_iot_sensors
+from oee_pipelines.resources.lake import LakeResource
+from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.oee.inputs import (
     PlantReference,
     clean_readings,
     enriched_folder,
@@ -28,12 +35,6 @@ from oee_pipelines.defs.oee.inputs import (
     raw_telemetry_day,
     replace_alerts,
 )
-from oee_pipelines.defs.partitions import daily_partitions, day_bounds, partition_days
-from oee_pipelines.domain.alerts import DUPLICATE, GAP, LOW_COMPLETENESS, OUT_OF_RANGE, concat_alerts
-from oee_pipelines.domain.enrichment import enrich_telemetry
-from oee_pipelines.domain.quality import check_completeness, expected_intervals_from_iot_sensors
-from oee_pipelines.resources.lake import LakeResource
-from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.storage.lake import Lake
 
 # Telemetry written by the source stages (historian, IoT, imports), declared by key only.

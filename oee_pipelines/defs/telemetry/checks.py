@@ -7,12 +7,12 @@ writes while it applies the rules.
 
 import dagster as dg
 
-from oee_pipelines.defs.oee.inputs import alert_counts, enriched_day
 from oee_pipelines.defs.partitions import partition_days
 from oee_pipelines.domain.alerts import DUPLICATE, GAP, LOW_COMPLETENESS, OUT_OF_RANGE
 from oee_pipelines.domain.telemetry import MACHINE_STATE
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.oee.inputs import alert_counts, enriched_day
 
 
 @dg.asset_check(

@@ -1,4 +1,5 @@
-"""Validation of user-supplied import files (sensor logs, downtime, schedules).
+"""Validation of user-supplied import files (sensor logs, machine-state logs, production counts,
+downtime, schedules).
 
 Pure functions on a `TextSheet` (every cell as the user wrote it): each collects every problem
 with the row the user sees (header = row 1), and returns the rows ready to land. All or nothing by
@@ -15,8 +16,10 @@ import pyarrow as pa
 from oee_pipelines.domain.imports import engine
 from oee_pipelines.domain.imports.downtime import DOWNTIME, DOWNTIME_COLUMNS
 from oee_pipelines.domain.imports.engine import ImportSpec
+from oee_pipelines.domain.imports.machine_state_log import MACHINE_STATE_LOG
 from oee_pipelines.domain.imports.model import (
     IMPORT_KINDS,
+    TELEMETRY_KINDS,
     ImportKind,
     ImportReference,
     ImportReport,
@@ -24,6 +27,7 @@ from oee_pipelines.domain.imports.model import (
     RowError,
     TextSheet,
 )
+from oee_pipelines.domain.imports.production_count import PRODUCTION_COUNT
 from oee_pipelines.domain.imports.schedule import SCHEDULE, SCHEDULE_COLUMNS
 from oee_pipelines.domain.imports.sensor_log import SENSOR_LOG
 
@@ -32,6 +36,7 @@ __all__ = [
     "IMPORT_KINDS",
     "SCHEDULE_COLUMNS",
     "SPECS",
+    "TELEMETRY_KINDS",
     "ImportKind",
     "ImportReference",
     "ImportReport",
@@ -46,6 +51,8 @@ __all__ = [
 
 SPECS: dict[ImportKind, ImportSpec[Any]] = {
     "sensor_log": SENSOR_LOG,
+    "machine_state_log": MACHINE_STATE_LOG,
+    "production_count": PRODUCTION_COUNT,
     "downtime": DOWNTIME,
     "schedule": SCHEDULE,
 }

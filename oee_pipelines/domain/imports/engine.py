@@ -35,6 +35,12 @@ class ColumnSpec:
     cell_type: CellType = "text"
     required: bool = False
     known_in: ReferenceSet | None = None
+    # Other header names accepted for this column (e.g. `timestamp` for a state log's `start`).
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def header_names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -89,10 +95,10 @@ def validate(
     rejected_mask = problems.rejected(len(sheet.frame))
     rows_valid = int((~rejected_mask).sum())
     errors = problems.errors()
-    lands = not errors or quarantine_invalid
+    lands = (not errors or quarantine_invalid) and rows_valid > 0
     landing = (
         spec.land(checked.parsed[~rejected_mask], reference, sheet.file_name, ingest_run_id)
-        if lands and rows_valid
+        if lands
         else spec.empty_landing()
     )
     report = ImportReport(
@@ -100,7 +106,8 @@ def validate(
         file_name=sheet.file_name,
         rows_read=sheet.rows_read,
         rows_valid=rows_valid,
-        rows_to_land=len(landing),
+        # Rows of the file, not landed records: one state-log row lands as several state readings.
+        rows_to_land=rows_valid if lands else 0,
         errors=errors,
     )
     rejected = _rejected_rows(sheet, raw, rejected_mask, problems) if quarantine_invalid else None
@@ -114,9 +121,10 @@ def _columns_by_spec(
 
     A missing required column is reported once, on the header, not once per row."""
     position_by_name: dict[str, int] = {}
+    header_names = {name for column in spec.columns for name in column.header_names}
     for position, original in enumerate(frame.columns):
         name = normalized_header(original)
-        if name in position_by_name and name in spec.column_names:
+        if name in position_by_name and name in header_names:
             first = frame.columns[position_by_name[name]]
             problems.add_header(
                 name, f"column appears more than once ('{first}' and '{original}')", str(original)
@@ -125,8 +133,12 @@ def _columns_by_spec(
     columns = {}
     absent: set[str] = set()
     for column in spec.columns:
-        if column.name in position_by_name:
-            columns[column.name] = frame.iloc[:, position_by_name[column.name]].reset_index(drop=True)
+        found = [name for name in column.header_names if name in position_by_name]
+        if len(found) > 1:
+            written = " and ".join(f"'{frame.columns[position_by_name[name]]}'" for name in found)
+            problems.add_header(column.name, f"columns {written} both give {column.name}; keep one")
+        if found:
+            columns[column.name] = frame.iloc[:, position_by_name[found[0]]].reset_index(drop=True)
             continue
         if column.required:
             problems.add_header(column.name, "required column is missing")

@@ -12,8 +12,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-ImportKind = Literal["sensor_log", "downtime", "schedule"]
-IMPORT_KINDS: tuple[ImportKind, ...] = ("sensor_log", "downtime", "schedule")
+ImportKind = Literal["sensor_log", "machine_state_log", "production_count", "downtime", "schedule"]
+IMPORT_KINDS: tuple[ImportKind, ...] = (
+    "sensor_log",
+    "machine_state_log",
+    "production_count",
+    "downtime",
+    "schedule",
+)
+# The kinds that land as telemetry in the lake (telemetry/source=import/).
+TELEMETRY_KINDS: tuple[ImportKind, ...] = ("sensor_log", "machine_state_log", "production_count")
 
 # Spreadsheet numbering: the header is row 1, so the first data row is row 2.
 HEADER_ROW = 1

@@ -19,13 +19,16 @@ def _check_rows(checked: Checked) -> None:
     with np.errstate(invalid="ignore"):
         out_of_range = np.isfinite(quality) & ((quality < 0) | (quality > GOOD_QUALITY))
     checked.problems.add(out_of_range, "quality", checked.raw["quality"], "quality must be between 0 and 100")
-    # A state row needs its stop reason (text_value), which a sensor log cannot carry.
+    # A state row needs its stop reason (text_value), which a sensor log cannot carry; counters are
+    # increments with their own template too.
     is_state = (checked.text["sensor_type"] == MACHINE_STATE).fillna(False).to_numpy(dtype=bool)
     checked.problems.add(
         is_state,
         "sensor_type",
         checked.raw["sensor_type"],
-        "machine_state cannot be imported from a sensor log; import stops as downtime instead",
+        "machine_state cannot be imported from a sensor log; import it with the machine-state log "
+        "template (`oee import FILE --type machine_state_log`: machine_id, start, end, state, reason_code); "
+        "stops imported as downtime only fill time that no machine state covers",
     )
 
 

@@ -68,6 +68,7 @@ class MesRestSimulator:
             Route("/api/v1/work-orders/{number}/status", self._guarded(self._update_status), methods=["PUT"]),
             Route("/api/v1/work-orders/{number}/consumption", self._guarded(self._consumption)),
             Route("/api/v1/recipes/{recipe_id}", self._guarded(self._recipe)),
+            Route("/api/v1/operator-assignments", self._guarded(self._operator_assignments)),
         ]
         self.app = FaultInjectionMiddleware(Starlette(routes=routes), self.switches)
 
@@ -121,12 +122,16 @@ class MesRestSimulator:
         return JSONResponse({"items": [self._wire(r) for r in page], "next_offset": next_offset})
 
     async def _schedules(self, request: Request) -> Response:
-        try:
-            start = datetime.fromisoformat(request.query_params["start"])
-            end = datetime.fromisoformat(request.query_params["end"])
-        except (KeyError, ValueError):
-            return JSONResponse({"error": "start and end must be ISO 8601 timestamps"}, status_code=400)
-        return self._page(request, self.source.schedules_of_line(request.path_params["line_id"], start, end))
+        window = _window(request)
+        if window is None:
+            return _bad_window()
+        return self._page(request, self.source.schedules_of_line(request.path_params["line_id"], *window))
+
+    async def _operator_assignments(self, request: Request) -> Response:
+        window = _window(request)
+        if window is None:
+            return _bad_window()
+        return self._page(request, self.source.operator_assignments_between(*window))
 
     async def _work_order(self, request: Request) -> Response:
         order = self.source.work_order(request.path_params["number"])
@@ -153,6 +158,20 @@ class MesRestSimulator:
         if recipe is None:
             return _not_found(f"recipe {request.path_params['recipe_id']}")
         return JSONResponse(self._wire(recipe))
+
+
+def _window(request: Request) -> tuple[datetime, datetime] | None:
+    try:
+        return (
+            datetime.fromisoformat(request.query_params["start"]),
+            datetime.fromisoformat(request.query_params["end"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def _bad_window() -> Response:
+    return JSONResponse({"error": "start and end must be ISO 8601 timestamps"}, status_code=400)
 
 
 def _not_found(what: str) -> Response:

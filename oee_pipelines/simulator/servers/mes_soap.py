@@ -1,9 +1,9 @@
 """A MES SOAP 1.1 service (document/literal) over `SourceData`, described by `mes_soap.wsdl`.
 
 `GET /soap/mes?wsdl` serves the WSDL with this server's address; `POST /soap/mes` answers
-GetProductionSchedules, GetWorkOrder, DownloadRecipe, UpdateOrderStatus and
-GetMaterialConsumption. Unknown orders, recipes or statuses answer a SOAP Fault (HTTP 500, as
-WS-I Basic Profile requires) with a `MesFault/Code` detail. Basic auth.
+GetProductionSchedules, GetWorkOrder, DownloadRecipe, UpdateOrderStatus, GetMaterialConsumption and
+GetOperatorAssignments. Unknown orders, recipes or statuses answer a SOAP Fault (HTTP 500, as WS-I
+Basic Profile requires) with a `MesFault/Code` detail. Basic auth.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ CONSUMPTION_ELEMENTS = {
     "work_order_number": "OrderNumber", "line_id": "LineId", "material_number": "MaterialNumber",
     "planned_quantity": "PlannedQuantity", "consumed_quantity": "ConsumedQuantity", "base_unit": "Unit",
 }  # fmt: skip
+OPERATOR_ASSIGNMENT_ELEMENTS = {
+    "operator_id": "OperatorId", "operator_name": "OperatorName", "role": "Role", "line_id": "LineId",
+    "shift_id": "ShiftId", "shift_date": "ShiftDate", "start_time": "StartTime", "end_time": "EndTime",
+}  # fmt: skip
 
 
 class SoapFault(Exception):
@@ -88,6 +92,7 @@ class MesSoapSimulator:
             "DownloadRecipe": self._recipe,
             "UpdateOrderStatus": self._update_status,
             "GetMaterialConsumption": self._consumption,
+            "GetOperatorAssignments": self._operator_assignments,
         }
         routes = [Route(SERVICE_PATH, self._endpoint, methods=["GET", "POST"])]
         self.app = FaultInjectionMiddleware(Starlette(routes=routes), self.switches)
@@ -141,6 +146,14 @@ class MesSoapSimulator:
         records = self.source.consumption_of(arguments.get("OrderNumber", ""))
         return _records_element(
             "GetMaterialConsumptionResponse", "Consumption", records, CONSUMPTION_ELEMENTS
+        )
+
+    def _operator_assignments(self, arguments: dict[str, str]) -> ET.Element:
+        records = self.source.operator_assignments_between(
+            _datetime(arguments, "From"), _datetime(arguments, "To")
+        )
+        return _records_element(
+            "GetOperatorAssignmentsResponse", "Assignment", records, OPERATOR_ASSIGNMENT_ELEMENTS
         )
 
     def _known_order(self, number: str) -> Record:

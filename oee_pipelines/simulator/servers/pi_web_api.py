@@ -4,8 +4,10 @@ Routes (under `/piwebapi`): `points?path=\\\\SERVER\\TAG`, `points/multiple?path
 `streams/{webId}/recorded`, `streams/{webId}/interpolated`, `streamsets/recorded?webId=..`.
 Recorded calls are `boundaryType=Inside` (both ends inclusive) and return at most `maxCount`
 values per stream (default 1000, silently truncated); a `maxCount` above
-`max_returned_items_per_call` (PI's MaxReturnedItemsPerCall, default 150,000) is a 400 with an
-`Errors` body, as is an interpolated call that would return more values than that.
+`max_returned_items_per_call` (PI's MaxReturnedItemsPerCall, default 150,000) is a 400 with the
+real product's body, `{"Errors": ["Parameter 'maxCount' is greater than the maximum allowed (N)."]}`,
+as is an interpolated call that would return more values than that; `limit_in_error=False` leaves
+the number out of the message (for clients that must then find the limit themselves).
 Tags in `failing_tags` answer a `WebException` item inside a 200 streamset response.
 Bodies are built column-wise with Arrow string kernels, never item by item.
 """
@@ -74,12 +76,14 @@ class PiWebApiSimulator:
         *,
         server_name: str = "PISRV01",
         max_returned_items_per_call: int = PI_MAX_RETURNED_ITEMS_PER_CALL,
+        limit_in_error: bool = True,
         switches: FaultSwitches | None = None,
         login: HistorianLogin | None = None,
     ) -> None:
         self.source = source
         self.server_name = server_name
         self.max_returned_items_per_call = max_returned_items_per_call
+        self.limit_in_error = limit_in_error
         self.switches = switches or FaultSwitches()
         self.login = login or HistorianLogin()
         self.failing_tags: set[str] = set()
@@ -194,8 +198,8 @@ class PiWebApiSimulator:
 
     def _check_count(self, name: str, count: int) -> None:
         if count > self.max_returned_items_per_call:
-            limit = self.max_returned_items_per_call
-            raise PiRequestError(400, f"Parameter '{name}' is greater than the maximum allowed ({limit}).")
+            limit = f" ({self.max_returned_items_per_call})" if self.limit_in_error else ""
+            raise PiRequestError(400, f"Parameter '{name}' is greater than the maximum allowed{limit}.")
 
     def _tag(self, web_id: str) -> str:
         tag = self._tag_by_web_id.get(web_id)

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -74,9 +75,12 @@ class PointSource(ABC):
 
     @staticmethod
     def from_plant(
-        plant: SimulatedPlant, system: str = "pi", counter_epoch: date = date(2025, 1, 1)
+        plant: SimulatedPlant,
+        system: str = "pi",
+        counter_epoch: date = date(2025, 1, 1),
+        state_names: Mapping[str, str] | None = None,
     ) -> PointSource:
-        return PlantPointSource(plant, system, counter_epoch)
+        return PlantPointSource(plant, system, counter_epoch, state_names)
 
 
 class InMemoryPointSource(PointSource):
@@ -131,13 +135,24 @@ class SyntheticPointSource(PointSource):
 
 
 class PlantPointSource(PointSource):
-    """The plant's historian tags of one system; counters count from midnight of `counter_epoch`."""
+    """The plant's historian tags of one system; counters count from midnight of `counter_epoch`.
 
-    def __init__(self, plant: SimulatedPlant, system: str, counter_epoch: date) -> None:
+    `state_names` renames the machine states (the plant's reason codes, `RUNNING`) to the digital
+    state names the server writes (`registry.PI_STATE_NAMES`); unset, the codes themselves.
+    """
+
+    def __init__(
+        self,
+        plant: SimulatedPlant,
+        system: str,
+        counter_epoch: date,
+        state_names: Mapping[str, str] | None = None,
+    ) -> None:
         mappings = plant.historian_tag_mappings()
         self._mappings = mappings[mappings["historian_system"] == system].set_index("historian_tag")
         self._plant = plant
         self._epoch_day = counter_epoch
+        self._state_names = dict(state_names or {})
         self._lock = threading.Lock()
 
     def tags(self) -> list[str]:
@@ -166,6 +181,9 @@ class PlantPointSource(PointSource):
             start_count = self._count_before(tag, day)
             raw = np.mod(start_count + np.cumsum(readings["value"]), mapping["counter_rollover"])
         text = readings["text_value"] if mapping["signal_type"] == "machine_state" else None
+        if text is not None and self._state_names:
+            names = self._state_names
+            text = np.array([names.get(name, name) if name else name for name in text], dtype=object)
         return PointArrays(readings["ts_us"], np.asarray(raw, np.float64), readings["quality"], text)
 
     def _plant_readings(self, mapping: pd.Series, day: date) -> dict[str, np.ndarray]:

@@ -11,6 +11,8 @@ Records are plain dicts with our field names (each server renames them to its wi
 - labor_costs: line_id, cost_center, work_date, labor_hours, hourly_rate, labor_cost, currency
 - consumption: work_order_number, line_id, material_number, planned_quantity,
   consumed_quantity, base_unit
+- operator_assignments: operator_id, operator_name, role, line_id, shift_id, shift_date,
+  start_time, end_time (who ran a line on one shift instance)
 
 Plain dicts on purpose: tests put malformed records (a missing field, a word for a number)
 in front of the connectors. The wire helpers at the end are shared by the MES/ERP servers.
@@ -43,6 +45,8 @@ class PlantLike(Protocol):
     def recipes(self) -> pd.DataFrame: ...
     def materials(self) -> pd.DataFrame: ...
     def labor_costs(self, start: Any, end: Any) -> pd.DataFrame: ...
+    def operators(self) -> pd.DataFrame: ...
+    def operator_shifts(self, start: Any, end: Any) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class SourceData:
     materials: list[Record] = field(default_factory=list)
     labor_costs: list[Record] = field(default_factory=list)
     consumption: list[Record] = field(default_factory=list)
+    operator_assignments: list[Record] = field(default_factory=list)
     status_updates: list[StatusUpdate] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -73,6 +78,7 @@ class SourceData:
         materials: Iterable[Record] = (),
         labor_costs: Iterable[Record] = (),
         consumption: Iterable[Record] = (),
+        operator_assignments: Iterable[Record] = (),
     ) -> SourceData:
         """Copies of small literal records (tests)."""
         return cls(
@@ -82,6 +88,7 @@ class SourceData:
             materials=[dict(r) for r in materials],
             labor_costs=[dict(r) for r in labor_costs],
             consumption=[dict(r) for r in consumption],
+            operator_assignments=[dict(r) for r in operator_assignments],
         )
 
     @classmethod
@@ -97,6 +104,7 @@ class SourceData:
             materials=[_pick(row, MATERIAL_FIELDS) for row in _rows(materials)],
             labor_costs=[_labor_record(row) for row in _rows(plant.labor_costs(start, end))],
             consumption=_consumption_records(orders, materials),
+            operator_assignments=_operator_assignment_records(plant, start, end),
         )
 
     def work_order(self, work_order_number: str) -> Record | None:
@@ -111,6 +119,10 @@ class SourceData:
     def schedules_of_line(self, line_id: str, start: datetime, end: datetime) -> list[Record]:
         """A line's schedule entries overlapping [start, end); records with unreadable times included."""
         return [s for s in self.schedules if s.get("line_id") == line_id and _overlaps(s, start, end)]
+
+    def operator_assignments_between(self, start: datetime, end: datetime) -> list[Record]:
+        """Assignments overlapping [start, end); records with unreadable times included."""
+        return [a for a in self.operator_assignments if _overlaps(a, start, end, ("start_time", "end_time"))]
 
     def consumption_of(self, work_order_number: str) -> list[Record]:
         return [c for c in self.consumption if c.get("work_order_number") == work_order_number]
@@ -208,8 +220,25 @@ def _consumption_records(orders: pd.DataFrame, materials: pd.DataFrame) -> list[
     return records
 
 
-def _overlaps(record: Record, start: datetime, end: datetime) -> bool:
-    begin, finish = record.get("planned_start"), record.get("planned_end")
+def _operator_assignment_records(plant: PlantLike, start: Any, end: Any) -> list[Record]:
+    """Who ran each line on each shift instance of [start, end), with the operator's name."""
+    names = dict(zip(plant.operators()["id"], plant.operators()["name"], strict=True))
+    return [
+        {
+            "operator_id": row["operator_id"],
+            "operator_name": names.get(row["operator_id"]),
+            **_pick(row, ("role", "line_id", "shift_id")),
+            "shift_date": pd.Timestamp(row["shift_date"]).date(),
+            **_pick(row, ("start_time", "end_time")),
+        }
+        for row in _rows(plant.operator_shifts(start, end))
+    ]
+
+
+def _overlaps(
+    record: Record, start: datetime, end: datetime, fields: tuple[str, str] = ("planned_start", "planned_end")
+) -> bool:
+    begin, finish = record.get(fields[0]), record.get(fields[1])
     if not isinstance(begin, datetime) or not isinstance(finish, datetime):
         return True
     return begin < end and finish > start

@@ -9,8 +9,8 @@ import pytest
 from oee_pipelines.connectors.erp import make_erp_connector
 from oee_pipelines.connectors.errors import SourceDataError, SourceSystemError
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.connectors.erp.conftest import RunningOracle
-from oee_pipelines_tests.connectors.mes.sample_source import LINE
+from oee_pipelines_tests.support.mes_samples import LINE
+from oee_pipelines_tests.support.mes_simulators import RunningOracle
 
 
 def test_items_labour_and_requirements(oracle: RunningOracle) -> None:

@@ -12,8 +12,8 @@ from oee_pipelines.connectors.erp import sap_odata as sap_module
 from oee_pipelines.connectors.erp.sap_odata import MAX_FILTER_CHARS, ORDER_KEYS_PER_REQUEST, sap_datetime
 from oee_pipelines.connectors.errors import SourceAuthError, SourceSystemError
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.connectors.erp.conftest import RunningSap
-from oee_pipelines_tests.connectors.mes.sample_source import LINE
+from oee_pipelines_tests.support.mes_samples import LINE
+from oee_pipelines_tests.support.mes_simulators import RunningSap
 
 
 def test_materials_come_through_every_next_page_with_decimal_prices(sap: RunningSap) -> None:

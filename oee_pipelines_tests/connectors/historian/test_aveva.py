@@ -11,7 +11,7 @@ from oee_pipelines.connectors.errors import SourceAuthError, SourceSystemError
 from oee_pipelines.connectors.historian.aveva import AvevaHistorianClient, opc_to_quality
 from oee_pipelines.connectors.historian.points import RAW_POINT_SCHEMA, concat_points
 from oee_pipelines.simulator.servers.aveva_historian import AvevaHistorianSimulator
-from oee_pipelines_tests.connectors.historian.conftest import SECOND_US, T0, T0_US, exact_source
+from oee_pipelines_tests.support.historian import SECOND_US, T0, T0_US, exact_source
 
 END = T0 + timedelta(hours=1)
 

@@ -15,7 +15,7 @@ from oee_pipelines.connectors.historian.points import RAW_POINT_SCHEMA, Historia
 from oee_pipelines.simulator.servers.pi_web_api import PiWebApiSimulator
 from oee_pipelines.simulator.servers.point_source import InMemoryPointSource, SyntheticPointSource
 from oee_pipelines.simulator.servers.runtime import ServerThread
-from oee_pipelines_tests.connectors.historian.conftest import (
+from oee_pipelines_tests.support.historian import (
     BASIC,
     SECOND_US,
     T0,
@@ -136,11 +136,25 @@ def test_web_exception_inside_a_streamset_names_the_tag(
     assert "STATE" in str(raised.value) and "PI Data Archive connection lost" in str(raised.value)
 
 
-def test_max_count_above_the_server_cap_reports_the_errors_body(pi_server: ServerThread) -> None:
-    with client_for(pi_server, 5000) as client, pytest.raises(SourceSystemError) as raised:
+def test_max_count_above_the_server_cap_uses_the_limit_the_errors_body_names(pi_server: ServerThread) -> None:
+    # Issue 14 item 6 replaced "fails with the 400" by "carries on with the server's limit".
+    with client_for(pi_server, 5000) as client:
+        table = concat_points(client.read_recorded(["FLOW"], T0, END))
+        assert client.page_limit == 1000
+        assert "MaxReturnedItemsPerCall is 1000" in (client.page_limit_reason or "")
+    assert table["value"].to_pylist() == expected_flow()[1]
+
+
+def test_a_server_that_refuses_every_count_reports_the_errors_body() -> None:
+    refusing = PiWebApiSimulator(exact_source(), max_returned_items_per_call=0)
+    with (
+        ServerThread(refusing.app) as server,
+        client_for(server, 5000) as client,
+        pytest.raises(SourceSystemError) as raised,
+    ):
         concat_points(client.read_recorded(["FLOW"], T0, END))
     assert raised.value.status_code == 400
-    assert "greater than the maximum allowed (1000)" in str(raised.value)
+    assert "greater than the maximum allowed (0)" in str(raised.value)
 
 
 def test_unknown_tags_are_named(pi_client: PiWebApiClient) -> None:

@@ -17,7 +17,7 @@ from oee_pipelines.simulator.servers.aveva_historian import AvevaHistorianSimula
 from oee_pipelines.simulator.servers.pi_web_api import PiWebApiSimulator
 from oee_pipelines.simulator.servers.point_source import PointSource
 from oee_pipelines.simulator.servers.runtime import ServerThread
-from oee_pipelines_tests.connectors.historian.conftest import BASIC, TINY_RETRY
+from oee_pipelines_tests.support.historian import BASIC, TINY_RETRY
 
 START = datetime(2025, 1, 7, 6, tzinfo=UTC)
 END = START + timedelta(hours=2)

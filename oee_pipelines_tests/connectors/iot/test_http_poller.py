@@ -21,10 +21,10 @@ from oee_pipelines.connectors.iot.http_poller import (
     run_poller,
     with_defaults,
 )
-from oee_pipelines.connectors.iot.landing import land_hour
+from oee_pipelines.services.iot import land_hour
 from oee_pipelines.simulator.servers.http_sensors import http_sensor_app
 from oee_pipelines.simulator.servers.runtime import FaultSwitches, ServerThread
-from oee_pipelines_tests.connectors.iot.conftest import buffered_payloads, wait_until
+from oee_pipelines_tests.support.iot import buffered_payloads, wait_until
 
 HOUR = datetime(2025, 1, 13, 10, tzinfo=UTC)
 

@@ -12,10 +12,11 @@ import pyarrow as pa
 
 from oee_pipelines.connectors.iot.buffer import quarantine_files, read_records
 from oee_pipelines.connectors.iot.ingester import IngesterConfig
-from oee_pipelines.connectors.iot.landing import hour_status, land_hour
+from oee_pipelines.connectors.iot.landing import hour_status
 from oee_pipelines.connectors.iot.mosquitto import MosquittoBroker
+from oee_pipelines.services.iot import land_hour
 from oee_pipelines.simulator.mqtt_publisher import MqttPublisher
-from oee_pipelines_tests.connectors.iot.conftest import buffered_payloads, wait_until
+from oee_pipelines_tests.support.iot import buffered_payloads, wait_until
 
 HOUR = datetime(2025, 1, 13, 10, tzinfo=UTC)
 LATER = datetime(2030, 1, 1, tzinfo=UTC)

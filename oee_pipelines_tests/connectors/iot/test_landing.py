@@ -17,7 +17,8 @@ from oee_pipelines.connectors.iot.buffer import (
     read_records,
 )
 from oee_pipelines.connectors.iot.intake import MessageIntake
-from oee_pipelines.connectors.iot.landing import hour_status, land_hour, mark_landed
+from oee_pipelines.connectors.iot.landing import hour_status, mark_landed
+from oee_pipelines.services.iot import land_hour
 
 TEN = datetime(2025, 1, 13, 10, tzinfo=UTC)
 ELEVEN = TEN + timedelta(hours=1)

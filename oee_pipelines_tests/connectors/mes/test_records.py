@@ -17,7 +17,7 @@ from oee_pipelines.connectors.mes.records import (
     rename_fields,
     status_push_needed,
 )
-from oee_pipelines_tests.connectors.mes.sample_source import work_order
+from oee_pipelines_tests.support.mes_samples import work_order
 
 CONTEXT = RowContext(org_id="demo", id_prefix="ACME-", source_system="custom_rest")
 

@@ -12,8 +12,8 @@ from oee_pipelines.connectors.mes.records import RejectedRecord
 from oee_pipelines.simulator.servers.mes_rest import MesRestSimulator
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.connectors.mes.conftest import RunningRest
-from oee_pipelines_tests.connectors.mes.sample_source import DAY, LINE, schedule
+from oee_pipelines_tests.support.mes_samples import DAY, LINE, schedule
+from oee_pipelines_tests.support.mes_simulators import RunningRest
 
 NEXT_DAY = DAY + timedelta(days=1)
 

@@ -10,8 +10,8 @@ from oee_pipelines.connectors.errors import SourceAuthError, SourceDataError
 from oee_pipelines.connectors.mes import make_mes_connector
 from oee_pipelines.connectors.mes.soap import SoapFaultError
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.connectors.mes.conftest import RunningSoap
-from oee_pipelines_tests.connectors.mes.sample_source import DAY, LINE, work_order
+from oee_pipelines_tests.support.mes_samples import DAY, LINE, work_order
+from oee_pipelines_tests.support.mes_simulators import RunningSoap
 
 NEXT_DAY = DAY + timedelta(days=1)
 

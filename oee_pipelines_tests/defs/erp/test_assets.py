@@ -6,7 +6,7 @@ import dagster as dg
 
 from oee_pipelines.defs.erp.assets import erp_materials, labor_costs
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.defs.mes.sources import RunningSources, rows
+from oee_pipelines_tests.support.mes_sources import RunningSources, rows
 
 LABOR_WINDOW = {"ops": {"labor_costs": {"config": {"start": "2025-01-13", "end": "2025-01-16"}}}}
 

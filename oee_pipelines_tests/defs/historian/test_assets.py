@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 
 from oee_pipelines.defs.historian.assets import historian_points
-from oee_pipelines.defs.historian.run_tags import BackfillRequest
 from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.historian.run_tags import BackfillRequest
 from oee_pipelines.simulator.plant import SimulatedPlant
-from oee_pipelines_tests.defs.historian.conftest import INACTIVE_TAG, PI_MACHINE, Historians
+from oee_pipelines_tests.support.historian import INACTIVE_TAG, PI_MACHINE, Historians
 
 DAYS = ["2025-01-13", "2025-01-14", "2025-01-15"]
 FAILING_DAY = "2025-01-14"

@@ -11,15 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from oee_pipelines.defs.imports.assets import imported_downtime, imported_files, imported_sensor_logs
-from oee_pipelines.defs.imports.inbox import InboxPathError
 from oee_pipelines.defs.imports.jobs import IMPORT_FILE_JOB, import_file_job, import_file_run_config
-from oee_pipelines.defs.imports.resources import ImportInboxResource
 from oee_pipelines.defs.imports.sensors import import_inbox_sensor
 from oee_pipelines.defs.partitions import daily_partitions
-from oee_pipelines.resources.imports import file_checksum
+from oee_pipelines.resources.imports import ImportInboxResource
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
-from oee_pipelines_tests.defs.imports.conftest import (
+from oee_pipelines.services.imports import InboxPathError, file_checksum
+from oee_pipelines_tests.support.import_files import (
     DOWNTIME_CSV,
     GOOD_SENSOR_LOG,
     SENSOR_LOG_WITH_THREE_BAD_ROWS,

@@ -13,7 +13,7 @@ import pytest
 
 from oee_pipelines.connectors.iot.landing import hour_status
 from oee_pipelines.defs.iot.assets import iot_sensor_batches
-from oee_pipelines_tests.defs.iot.conftest import (
+from oee_pipelines_tests.support.iot import (
     ELEVEN,
     HUMIDITY_URL,
     TEN,

@@ -11,10 +11,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from oee_pipelines.connectors.iot.landing import land_hour, mark_landed
+from oee_pipelines.connectors.iot.landing import mark_landed
 from oee_pipelines.defs.iot.sensors import iot_buffer_sensor
 from oee_pipelines.resources.iot import IoTBufferResource
-from oee_pipelines_tests.defs.iot.conftest import ELEVEN, TEN, temperature, write_buffer
+from oee_pipelines.services.iot import land_hour
+from oee_pipelines_tests.support.iot import ELEVEN, TEN, temperature, write_buffer
 
 Tick = Callable[[Path, str | None], dg.SensorResult]
 

@@ -8,10 +8,10 @@ import dagster as dg
 import psycopg
 
 from oee_pipelines.defs.mes.assets import mes_order_status_pushback, mes_sync
-from oee_pipelines.defs.mes.run_config import mes_sync_run_config, pushback_run_config
+from oee_pipelines.services.mes_erp.run_requests import mes_sync_run_config, pushback_run_config
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.connectors.mes.sample_source import work_order
-from oee_pipelines_tests.defs.mes.sources import WINDOW, RunningSources, rows
+from oee_pipelines_tests.support.mes_samples import work_order
+from oee_pipelines_tests.support.mes_sources import WINDOW, RunningSources, rows
 
 SYNCED = ("recipes", "work_orders", "mes_production_schedules")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from oee_pipelines.config.connectors import Connection, SourceSystemConfig
+from oee_pipelines.defs.resources import source_system_fields
 from oee_pipelines.resources.erp import ERPResource
-from oee_pipelines.resources.mes import MESResource, SourceNotConfiguredError, resource_settings
+from oee_pipelines.resources.mes import MESResource, SourceNotConfiguredError
 
 
 def test_unconfigured_resource_loads_and_names_the_config_file_when_used() -> None:
@@ -15,14 +17,18 @@ def test_unconfigured_resource_loads_and_names_the_config_file_when_used() -> No
 
 
 def test_credentials_written_as_env_references_are_bound_as_env_vars() -> None:
-    section = {
-        "system_type": "custom_rest",
-        "base_url": "http://mes",
-        "credentials": {"client_id": "id", "client_secret": "s3cret"},
-    }
-    raw = {"credentials": {"client_id": "id", "client_secret": "${MES_CLIENT_SECRET}"}}
+    section = SourceSystemConfig(
+        section="mes",
+        origin="mes_config.yml",
+        system_type="custom_rest",
+        connection=Connection(
+            base_url="http://mes",
+            credentials={"client_id": "id", "client_secret": "s3cret"},
+            credential_env_vars={"client_secret": "MES_CLIENT_SECRET"},
+        ),
+    )
 
-    settings = resource_settings(section, raw)
+    settings = source_system_fields(section)
 
     assert settings["client_id"] == "id"
     assert settings["client_secret"] == dg.EnvVar("MES_CLIENT_SECRET")

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from oee_pipelines.simulator.servers.runtime import ServerThread
-
-
-@dataclass
-class WebhookReceiver:
-    url: str
-    received: list[dict[str, Any]] = field(default_factory=list)
+from oee_pipelines_tests.support.webhook import WebhookReceiver, webhook_receiver
 
 
 @pytest.fixture
 def webhook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(url="")
-
-    async def hook(request: Request) -> JSONResponse:
-        receiver.received.append(await request.json())
-        return JSONResponse({"ok": True})
-
-    with ServerThread(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as server:
-        receiver.url = f"{server.base_url}/hook"
+    with webhook_receiver() as receiver:
         yield receiver

@@ -1,4 +1,4 @@
-"""The 02:30 publish deadline on `published_*` assets: policy attached, check failing or passing."""
+"""The 02:30 publish deadline on published assets: policy attached, check failing or passing."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from oee_pipelines.defs.monitoring.freshness import (
     CHECK_JOB,
     CHECK_NAME,
     deadline_window,
+    publish_deadline_checks,
+    publish_deadline_policy,
     published_in_window,
-    with_publish_deadline,
 )
 
 days = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
 
 
-@dg.asset(partitions_def=days)
+@dg.asset(partitions_def=days, freshness_policy=publish_deadline_policy)
 def published_oee_snapshots() -> None:
     """A stand-in for the exports stage's daily published files."""
 
@@ -28,7 +29,11 @@ def oee_snapshots() -> None:
 
 
 def monitored() -> dg.Definitions:
-    return with_publish_deadline(dg.Definitions(assets=[published_oee_snapshots, oee_snapshots]))
+    # As the exports factory does: the policy on the asset it builds, the checks for those assets.
+    return dg.Definitions.merge(
+        dg.Definitions(assets=[published_oee_snapshots, oee_snapshots]),
+        publish_deadline_checks([published_oee_snapshots]),
+    )
 
 
 def test_the_deadline_window_is_yesterday_until_0230() -> None:
@@ -55,8 +60,8 @@ def test_only_published_assets_get_the_policy_the_check_and_a_schedule() -> None
 
 
 def test_definitions_without_published_assets_are_unchanged() -> None:
-    defs = dg.Definitions(assets=[oee_snapshots])
-    assert with_publish_deadline(defs) is defs
+    defs = publish_deadline_checks([])
+    assert not defs.asset_checks and not defs.jobs and not defs.schedules
 
 
 def test_the_check_fails_visibly_when_nothing_was_published() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from oee_pipelines.defs.monitoring.sensors import ALERT_TAG, WEBHOOK_URL_ENV, run_failure_alert
 from oee_pipelines.simulator.servers.runtime import free_port
-from oee_pipelines_tests.defs.monitoring.conftest import WebhookReceiver
+from oee_pipelines_tests.support.webhook import WebhookReceiver
 
 days = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oee_pipelines_tests.defs.oee.plant_setup import OEE_SIGNALS, LoadedPlant, load_plant
+from oee_pipelines_tests.support.plant_days import OEE_SIGNALS, LoadedPlant, load_plant
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 
-from oee_pipelines_tests.defs.oee.plant_setup import (
+from oee_pipelines_tests.support.plant_days import (
     OEE_ASSETS,
     OEE_CHECKS,
     UPSTREAM_SPECS,

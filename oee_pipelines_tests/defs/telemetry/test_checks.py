@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from oee_pipelines_tests.defs.oee.plant_setup import load_plant, materialize_days
+from oee_pipelines_tests.support.plant_days import load_plant, materialize_days
 
 DAY = date(2025, 1, 15)
 

@@ -11,7 +11,7 @@ from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.servers.mes_rest import SEED_FIELD_NAMES, MesRestSimulator
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.simulator.servers.source_data import SourceData
-from oee_pipelines_tests.connectors.mes.sample_source import FAST_RETRIES, sample_source_data
+from oee_pipelines_tests.support.mes_samples import FAST_RETRIES, sample_source_data
 
 SCHEDULES = "/api/v1/lines/LINE-001/schedules"
 RANGE = {"start": "2025-01-13T00:00:00+00:00", "end": "2025-01-14T00:00:00+00:00"}

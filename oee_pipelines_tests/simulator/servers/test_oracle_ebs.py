@@ -6,7 +6,7 @@ import httpx
 
 from oee_pipelines.simulator.servers.oracle_ebs import OracleEbsSimulator
 from oee_pipelines.simulator.servers.runtime import ServerThread
-from oee_pipelines_tests.connectors.mes.sample_source import sample_source_data
+from oee_pipelines_tests.support.mes_samples import sample_source_data
 
 AUTH = ("OEE_INTEGRATION", "ebs-password")
 

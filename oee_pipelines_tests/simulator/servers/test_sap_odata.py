@@ -6,7 +6,7 @@ import httpx
 
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.simulator.servers.sap_odata import SapODataSimulator
-from oee_pipelines_tests.connectors.mes.sample_source import sample_source_data
+from oee_pipelines_tests.support.mes_samples import sample_source_data
 
 AUTH = ("sap-user", "sap-password")
 

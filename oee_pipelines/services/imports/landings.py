@@ -1,0 +1,221 @@
+"""How each import kind lands its validated rows, and finds the rows imported before.
+
+Telemetry kinds (sensor logs, machine-state logs, production counts) are written to the lake as
+`telemetry/source=import/date=D/import-<job id>.parquet`; downtime goes to `oee_downtime_events`
+(`source_system='import'`) and schedules to `production_schedules`. Every landing runs inside the
+import job's transaction (`service.py`); the lake files it wrote are removed if that does not commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from oee_pipelines.domain.imports import ImportKind, ImportReference
+from oee_pipelines.domain.telemetry import MACHINE_STATE, PIECES_GOOD
+from oee_pipelines.services.mes_erp.schedules import land_production_schedules
+from oee_pipelines.storage.bulk_load import copy_arrow
+from oee_pipelines.storage.lake import Lake
+
+IMPORT_LAKE_FOLDER = "telemetry/source=import"
+SOURCE_SYSTEM = "import"
+_EXISTING_KEY_COLUMNS = ["machine_id", "signal", "ts"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One `import_jobs` row being worked on."""
+
+    job_id: int
+    org_id: str
+    kind: ImportKind
+    file_name: str
+    checksum: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Landing:
+    """How one kind checks for rows imported before, and lands its validated rows."""
+
+    existing_keys: Callable[[psycopg.Connection, Lake, str, Any], pd.DataFrame]
+    land: Callable[[psycopg.Connection, Lake, Job, Any, pd.DataFrame], tuple[list[date], list[str]]]
+
+
+# --- reference data --------------------------------------------------------------------------------
+
+
+def load_reference(conn: psycopg.Connection, org_id: str) -> ImportReference:
+    """The organization's ids and reason codes; naive timestamps are read in its first site's zone."""
+
+    def ids(query: str) -> frozenset[str]:
+        return frozenset(row[0] for row in conn.execute(query, (org_id,)).fetchall())
+
+    zone = conn.execute(
+        "SELECT timezone FROM sites WHERE org_id = %s ORDER BY id LIMIT 1", (org_id,)
+    ).fetchone()
+    codes = conn.execute(
+        "SELECT code, is_planned, loss_category FROM reason_codes WHERE org_id = %s", (org_id,)
+    ).fetchall()
+    return ImportReference(
+        org_id=org_id,
+        plant_timezone=zone[0] if zone else "UTC",
+        machine_ids=ids("SELECT id FROM machines WHERE org_id = %s"),
+        line_ids=ids("SELECT id FROM production_lines WHERE org_id = %s"),
+        reason_codes=pd.DataFrame(codes, columns=["code", "is_planned", "loss_category"]),
+        product_ids=ids("SELECT id FROM products WHERE org_id = %s"),
+        work_order_ids=ids("SELECT id FROM work_orders WHERE org_id = %s"),
+        recipe_ids=ids("SELECT id FROM recipes WHERE org_id = %s"),
+    )
+
+
+def machines_of(conn: psycopg.Connection, org_id: str) -> pd.DataFrame:
+    """Each machine's line and site, to complete landed rows."""
+    rows = conn.execute(
+        """SELECT m.id AS machine_id, m.line_id, l.site_id
+           FROM machines m JOIN production_lines l ON l.id = m.line_id WHERE m.org_id = %s""",
+        (org_id,),
+    ).fetchall()
+    return pd.DataFrame(rows, columns=["machine_id", "line_id", "site_id"]).set_index("machine_id")
+
+
+# --- telemetry kinds: the lake -------------------------------------------------------------------------
+
+
+def _utc_days(timestamps: pa.ChunkedArray | pa.Array) -> list[date]:
+    if len(timestamps) == 0:
+        return []
+    return sorted(pc.unique(pc.cast(timestamps, pa.date32())).to_pylist())
+
+
+def import_day_folder(day: date) -> str:
+    return f"{IMPORT_LAKE_FOLDER}/{Lake.date_folder(day)}"
+
+
+def _telemetry_existing_keys(signals: tuple[str, ...] | None) -> Callable[..., pd.DataFrame]:
+    """machine_id, signal, ts of the organization's readings imported before on the file's days.
+
+    `signals`: only these signals' readings (a state log collides with states, not with counts).
+    """
+
+    def existing_keys(conn: psycopg.Connection, lake: Lake, org_id: str, rows: pa.Table) -> pd.DataFrame:
+        filters: list[tuple[str, str, object]] = [("org_id", "=", org_id)]
+        if signals is not None:
+            filters.append(("signal", "in", list(signals)))
+        tables = [
+            pq.read_table(
+                path,
+                columns=["org_id", *_EXISTING_KEY_COLUMNS],
+                filesystem=lake.fs,
+                filters=filters,
+            )
+            for day in _utc_days(rows.column("ts"))
+            for path in lake.list_files(import_day_folder(day))
+        ]
+        if not tables:
+            return pd.DataFrame(columns=_EXISTING_KEY_COLUMNS)
+        return pa.concat_tables(tables).select(_EXISTING_KEY_COLUMNS).to_pandas()
+
+    return existing_keys
+
+
+def _land_telemetry(
+    conn: psycopg.Connection, lake: Lake, job: Job, rows: pa.Table, machines: pd.DataFrame
+) -> tuple[list[date], list[str]]:
+    machine_ids = rows.column("machine_id").to_pandas()
+    for column in ("site_id", "line_id"):
+        completed = pa.array(machine_ids.map(machines[column]), pa.string())
+        rows = rows.set_column(rows.schema.get_field_index(column), column, completed)
+    days = pc.cast(rows.column("ts"), pa.date32())
+    written: list[str] = []
+    for day in _utc_days(rows.column("ts")):
+        day_rows = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+        written.append(lake.write_file(f"{import_day_folder(day)}/import-{job.job_id}.parquet", day_rows))
+    return _utc_days(rows.column("ts")), written
+
+
+# --- downtime and schedules: the warehouse ---------------------------------------------------------
+
+
+def _downtime_existing_keys(
+    conn: psycopg.Connection, lake: Lake, org_id: str, rows: pd.DataFrame
+) -> pd.DataFrame:
+    columns = ["machine_id", "start_time"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    found = conn.execute(
+        """SELECT machine_id, start_time FROM oee_downtime_events
+           WHERE org_id = %s AND source_system = %s AND start_time BETWEEN %s AND %s""",
+        (org_id, SOURCE_SYSTEM, rows["start_time"].min(), rows["start_time"].max()),
+    ).fetchall()
+    return pd.DataFrame(found, columns=columns)
+
+
+def _stop_days(rows: pd.DataFrame) -> list[date]:
+    """The UTC days every stop touches (a stop over midnight changes both days)."""
+    days: set[date] = set()
+    for start, end in zip(rows["start_time"], rows["end_time"], strict=True):
+        day, last = start.date(), (end - timedelta(microseconds=1)).date()
+        while day <= last:
+            days.add(day)
+            day += timedelta(days=1)
+    return sorted(days)
+
+
+def _land_downtime(
+    conn: psycopg.Connection, lake: Lake, job: Job, rows: pd.DataFrame, machines: pd.DataFrame
+) -> tuple[list[date], list[str]]:
+    rows = rows.assign(line_id=rows["line_id"].fillna(rows["machine_id"].map(machines["line_id"])))
+    copy_arrow(conn, "oee_downtime_events", _arrow(rows))
+    return _stop_days(rows), []
+
+
+def _schedule_existing_keys(
+    conn: psycopg.Connection, lake: Lake, org_id: str, rows: pd.DataFrame
+) -> pd.DataFrame:
+    found = conn.execute(
+        "SELECT external_id FROM production_schedules WHERE org_id = %s AND external_id = ANY(%s)",
+        (org_id, [str(value) for value in rows["external_id"]]),
+    ).fetchall()
+    return pd.DataFrame(found, columns=["external_id"])
+
+
+def _land_schedule(
+    conn: psycopg.Connection, lake: Lake, job: Job, rows: pd.DataFrame, machines: pd.DataFrame
+) -> tuple[list[date], list[str]]:
+    land_production_schedules(
+        conn, _arrow(rows.assign(planned_quantity=rows["planned_quantity"].astype("int32")))
+    )
+    return [], []
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # A column without any value (e.g. no description anywhere) has no type of its own: text NULLs.
+    for index, column in enumerate(table.schema):
+        if pa.types.is_null(column.type):
+            table = table.set_column(index, column.name, table.column(index).cast(pa.string()))
+    return table
+
+
+def remove_files(lake: Lake, paths: list[str]) -> None:
+    for path in paths:
+        if lake.fs.exists(path):
+            lake.fs.rm(path)
+
+
+LANDINGS: dict[str, Landing] = {
+    "sensor_log": Landing(_telemetry_existing_keys(None), _land_telemetry),
+    "machine_state_log": Landing(_telemetry_existing_keys((MACHINE_STATE,)), _land_telemetry),
+    "production_count": Landing(_telemetry_existing_keys((PIECES_GOOD,)), _land_telemetry),
+    "downtime": Landing(_downtime_existing_keys, _land_downtime),
+    "schedule": Landing(_schedule_existing_keys, _land_schedule),
+}

@@ -1,0 +1,347 @@
+"""The import service: the one way to land an import file, used by the inbox asset, the API upload
+endpoints and `oee import`.
+
+`FileImporter.import_file` records the attempt in `import_jobs`, reads and validates the file against
+the organization's reference data and what was imported before, and lands it all or nothing (see
+`landings.py` for where each kind goes). Warehouse rows and the job's final state commit in one
+transaction; lake files are written inside it and removed again if it does not commit.
+
+It is the only writer of `import_jobs`, `import_rejected_rows` and the lake files under
+`telemetry/source=import/`. Plain Python (psycopg, the lake, the file readers): no Dagster, so the
+API and the CLI need no run.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from oee_pipelines.connectors.files import UnreadableFileError, read_import_file, safe_file_name
+from oee_pipelines.domain.imports import (
+    IMPORT_KINDS,
+    ImportKind,
+    ImportReference,
+    ImportResult,
+    TextSheet,
+    validate_import,
+)
+from oee_pipelines.services.imports.landings import (
+    LANDINGS,
+    Job,
+    Landing,
+    load_reference,
+    machines_of,
+    remove_files,
+)
+from oee_pipelines.storage.lake import Lake
+
+LANDED_STATUSES = ("SUCCESS", "PARTIAL")
+# import_jobs.errors keeps this many; the API answer and the inbox report carry every error.
+MAX_STORED_ERRORS = 10_000
+_HASH_CHUNK_BYTES = 1024 * 1024
+
+
+class ImportSetupError(Exception):
+    """The import cannot start (unknown organization or import type); says which."""
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What happened to one file; `errors` are `{row, column, value, reason}` (row None: the whole file)."""
+
+    job_id: int
+    kind: ImportKind
+    file_name: str
+    checksum: str
+    status: str
+    rows_read: int
+    rows_imported: int
+    rows_rejected: int
+    errors: list[dict[str, Any]]
+    affected_days: list[date] = field(default_factory=list)
+    lake_files: list[str] = field(default_factory=list)
+    duplicate_of_job: int | None = None
+
+    @property
+    def landed(self) -> bool:
+        return self.status in LANDED_STATUSES
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the API answer and the report written beside an inbox file."""
+        return {
+            "job_id": self.job_id,
+            "type": self.kind,
+            "file_name": self.file_name,
+            "checksum": self.checksum,
+            "status": self.status,
+            "rows_read": self.rows_read,
+            "rows_imported": self.rows_imported,
+            "rows_rejected": self.rows_rejected,
+            "affected_days": [day.isoformat() for day in self.affected_days],
+            "duplicate_of_job": self.duplicate_of_job,
+            "errors": self.errors,
+        }
+
+
+def file_checksum(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def encoding_in_name(file_name: str) -> str | None:
+    """The encoding an `@<encoding>` marker before the extension names: `stops@cp1250.csv` -> cp1250.
+
+    A marker that is no encoding's name (`report@home.csv`) is part of the name, not a marker."""
+    stem, at, marker = Path(file_name).stem.rpartition("@")
+    if not (at and stem and marker):
+        return None
+    try:
+        codecs.lookup(marker)
+    except LookupError:
+        return None
+    return marker
+
+
+def file_error(reason: str, value: str | None = None) -> dict[str, Any]:
+    return {"row": None, "column": None, "value": value, "reason": reason}
+
+
+class FileImporter:
+    """Lands import files into one warehouse and lake."""
+
+    def __init__(self, database_url: str, lake: Lake) -> None:
+        self.database_url = database_url
+        self.lake = lake
+
+    def import_file(
+        self,
+        path: Path,
+        kind: str,
+        *,
+        org_id: str,
+        submitted_by: str,
+        file_name: str | None = None,
+        quarantine_invalid: bool = False,
+        dagster_run_id: str | None = None,
+        encoding: str | None = None,
+    ) -> ImportOutcome:
+        """Import `path` for `org_id`. `file_name` (the user's name, sanitised) defaults to the path's.
+
+        `encoding` names a CSV file's text encoding; None detects it, or takes it from an `@<encoding>`
+        marker before the file name's extension (`downtime_week3@cp1250.csv`, see `encoding_in_name`).
+        """
+        if kind not in IMPORT_KINDS:
+            raise ImportSetupError(
+                f"unknown import type {kind!r} (expected one of {', '.join(IMPORT_KINDS)})"
+            )
+        name = safe_file_name(file_name or path.name)
+        checksum = file_checksum(path)
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            job = _start_job(conn, org_id, kind, name, checksum, submitted_by, dagster_run_id)
+            try:
+                return self._run(conn, job, path, quarantine_invalid, encoding or encoding_in_name(name))
+            except BaseException as exc:
+                _fail_job(conn, job, exc)
+                raise
+
+    def _run(
+        self,
+        conn: psycopg.Connection,
+        job: Job,
+        path: Path,
+        quarantine_invalid: bool,
+        encoding: str | None,
+    ) -> ImportOutcome:
+        earlier = _landed_job_with_checksum(conn, job)
+        if earlier is not None:
+            return _refuse_duplicate(conn, job, earlier)
+        try:
+            sheet = read_import_file(path, file_name=job.file_name, encoding=encoding)
+        except UnreadableFileError as exc:
+            return _finish(conn, job, rows_read=0, errors=[file_error(exc.reason)])
+        reference = load_reference(conn, job.org_id)
+        landing = LANDINGS[job.kind]
+        result = self._validate(conn, job, sheet, reference, landing, quarantine_invalid)
+        return self._land(conn, job, result, landing, quarantine_invalid)
+
+    def _validate(
+        self,
+        conn: psycopg.Connection,
+        job: Job,
+        sheet: TextSheet,
+        reference: ImportReference,
+        landing: Landing,
+        quarantine_invalid: bool,
+    ) -> ImportResult[Any]:
+        """Validate once; again with the keys already imported only when some could collide.
+
+        The first pass keeps the valid rows even when the file will be refused, so the keys already
+        imported are looked up for every row that could land, and the report names all duplicates.
+        """
+        first = validate_import(job.kind, sheet, reference, quarantine_invalid=True, ingest_run_id=job.run_id)
+        existing = landing.existing_keys(conn, self.lake, job.org_id, first.rows)
+        if existing.empty and (quarantine_invalid or not first.report.errors):
+            return first
+        return validate_import(
+            job.kind,
+            sheet,
+            reference,
+            existing_keys=None if existing.empty else existing,
+            quarantine_invalid=quarantine_invalid,
+            ingest_run_id=job.run_id,
+        )
+
+    def _land(
+        self,
+        conn: psycopg.Connection,
+        job: Job,
+        result: ImportResult[Any],
+        landing: Landing,
+        quarantine_invalid: bool,
+    ) -> ImportOutcome:
+        report = result.report
+        written: list[str] = []
+        try:
+            with conn.transaction():
+                # The job's final state first: a concurrent import of the same file fails here, before
+                # anything is written (unique index on landed checksums).
+                outcome = _finish(
+                    conn,
+                    job,
+                    rows_read=report.rows_read,
+                    errors=report.error_dicts(),
+                    rows_imported=report.rows_to_land,
+                    status=report.status,
+                )
+                if quarantine_invalid and result.rejected is not None:
+                    _store_rejected_rows(conn, job, result.rejected)
+                days: list[date] = []
+                if report.rows_to_land:
+                    machines = machines_of(conn, job.org_id)
+                    days, written = landing.land(conn, self.lake, job, result.rows, machines)
+        except psycopg.errors.UniqueViolation:
+            remove_files(self.lake, written)
+            earlier = _landed_job_with_checksum(conn, job)
+            return _refuse_duplicate(conn, job, earlier or 0)
+        except BaseException:
+            remove_files(self.lake, written)
+            raise
+        return replace(outcome, affected_days=days, lake_files=written)
+
+
+# --- the job row -----------------------------------------------------------------------------------
+
+
+def _start_job(
+    conn: psycopg.Connection,
+    org_id: str,
+    kind: ImportKind,
+    file_name: str,
+    checksum: str,
+    submitted_by: str,
+    dagster_run_id: str | None,
+) -> Job:
+    if conn.execute("SELECT 1 FROM organizations WHERE id = %s", (org_id,)).fetchone() is None:
+        raise ImportSetupError(f"no organization {org_id!r} in the warehouse (load the plant first)")
+    row = conn.execute(
+        """INSERT INTO import_jobs (org_id, import_type, file_name, checksum, submitted_by, status,
+                                    dagster_run_id)
+           VALUES (%s, %s, %s, %s, %s, 'RUNNING', %s) RETURNING job_id""",
+        (org_id, kind, file_name, checksum, submitted_by, dagster_run_id),
+    ).fetchone()
+    assert row is not None
+    job_id = int(row[0])
+    return Job(job_id, org_id, kind, file_name, checksum, dagster_run_id or f"import-{job_id}")
+
+
+def _finish(
+    conn: psycopg.Connection,
+    job: Job,
+    *,
+    rows_read: int,
+    errors: list[dict[str, Any]],
+    rows_imported: int = 0,
+    status: str = "REJECTED",
+    duplicate_of_job: int | None = None,
+) -> ImportOutcome:
+    stored = errors[:MAX_STORED_ERRORS]
+    if len(errors) > MAX_STORED_ERRORS:
+        stored.append(file_error(f"{len(errors) - MAX_STORED_ERRORS} more errors are in the import report"))
+    conn.execute(
+        """UPDATE import_jobs SET status = %s, rows_read = %s, rows_imported = %s, rows_rejected = %s,
+                  errors = %s, completed_at = now()
+           WHERE job_id = %s""",
+        (status, rows_read, rows_imported, rows_read - rows_imported, Jsonb(stored), job.job_id),
+    )
+    return ImportOutcome(
+        job_id=job.job_id,
+        kind=job.kind,
+        file_name=job.file_name,
+        checksum=job.checksum,
+        status=status,
+        rows_read=rows_read,
+        rows_imported=rows_imported,
+        rows_rejected=rows_read - rows_imported,
+        errors=errors,
+        duplicate_of_job=duplicate_of_job,
+    )
+
+
+def _fail_job(conn: psycopg.Connection, job: Job, exc: BaseException) -> None:
+    if conn.closed or conn.broken:
+        return
+    reason = f"import failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    conn.execute(
+        "UPDATE import_jobs SET status = 'FAILED', errors = %s, completed_at = now() WHERE job_id = %s",
+        (Jsonb([file_error(reason)]), job.job_id),
+    )
+
+
+def _landed_job_with_checksum(conn: psycopg.Connection, job: Job) -> int | None:
+    row = conn.execute(
+        """SELECT job_id FROM import_jobs
+           WHERE org_id = %s AND checksum = %s AND status IN ('SUCCESS', 'PARTIAL') AND job_id <> %s
+           ORDER BY job_id LIMIT 1""",
+        (job.org_id, job.checksum, job.job_id),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _refuse_duplicate(conn: psycopg.Connection, job: Job, earlier_job: int) -> ImportOutcome:
+    reason = f"this file was already imported (import job {earlier_job}, same sha256); nothing was imported"
+    return _finish(
+        conn, job, rows_read=0, errors=[file_error(reason, job.checksum)], duplicate_of_job=earlier_job
+    )
+
+
+def _store_rejected_rows(conn: psycopg.Connection, job: Job, rejected: pd.DataFrame) -> None:
+    cell_columns = [name for name in rejected.columns if name not in ("row", "errors")]
+    cells = rejected[cell_columns].astype(object).where(rejected[cell_columns].notna(), None)
+    with conn.cursor().copy(
+        "COPY import_rejected_rows (org_id, job_id, row_number, cells, errors) FROM STDIN"
+    ) as copy:
+        for row_number, errors, values in zip(
+            rejected["row"], rejected["errors"], cells.itertuples(index=False, name=None), strict=True
+        ):
+            copy.write_row(
+                (
+                    job.org_id,
+                    job.job_id,
+                    int(row_number),
+                    Jsonb(dict(zip(cell_columns, values, strict=True))),
+                    errors,
+                )
+            )

@@ -1,0 +1,1 @@
+"""Dagster-free work of the OEE stages: what telemetry, OEE and mart read and write (`inputs.py`)."""

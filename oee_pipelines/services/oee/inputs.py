@@ -1,0 +1,299 @@
+"""What the telemetry and OEE stages read and write besides their own table: reference data and the
+production plan from the warehouse, telemetry day folders from the lake, and data-quality alerts.
+
+Shared by `defs/telemetry`, `defs/oee` and `defs/mart` so every stage reads a day the same way.
+
+The ideal cycle time of a reading follows the plant model's precedence: the machine's own time for
+the product (`machine_cycle_times`, plant model before MES), else the product's default
+(`products.ideal_cycle_time_seconds`), else the MES recipe of the schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from psycopg import sql
+
+from oee_pipelines.domain.alerts import ALERT_COLUMNS
+from oee_pipelines.domain.days import day_bounds
+from oee_pipelines.domain.downtime import DowntimeSettings, Timeline, build_timeline
+from oee_pipelines.domain.enrichment import ProductionContext, build_context, enrich_telemetry
+from oee_pipelines.domain.quality import RuleResult, check_ranges, drop_duplicates
+from oee_pipelines.domain.shifts import expand_shifts, line_shift_instances
+from oee_pipelines.domain.telemetry import (
+    MACHINE_STATE,
+    PIECES_GOOD,
+    PIECES_REJECTED,
+    TELEMETRY_SCHEMA,
+)
+from oee_pipelines.storage.lake import Lake
+
+
+class WarehouseResource(Protocol):
+    """What these inputs need of the warehouse (the Dagster `WarehouseResource` provides it)."""
+
+    def query_frame(
+        self, query: str | sql.Composable, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> pd.DataFrame: ...
+
+    def replace_rows(
+        self, table: str, data: pa.Table, where: sql.Composable, params: Sequence[Any]
+    ) -> int: ...
+
+
+RAW_TELEMETRY = "telemetry"
+ENRICHED_TELEMETRY = "enriched_telemetry"
+DERIVED_SOURCE = "derived"
+OEE_SIGNALS = [MACHINE_STATE, PIECES_GOOD, PIECES_REJECTED]
+TIMELINE_COLUMNS = [
+    "org_id",
+    "line_id",
+    "machine_id",
+    "signal",
+    "ts",
+    "value",
+    "text_value",
+    "quality",
+    "source_system",
+    "source_ref",
+    "ideal_cycle_time_s",
+]
+# Context reaches this far around a day: night shifts and schedules crossing midnight, any zone.
+PLAN_MARGIN = timedelta(days=1)
+# Rows of the next day read to finish a day: its first counter closes the day's last window, its
+# states end a stop running through midnight.
+NEXT_DAY_LOOKAHEAD = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class PlantReference:
+    """The warehouse reference tables the OEE needs (every organization)."""
+
+    sites: pd.DataFrame
+    lines: pd.DataFrame
+    machines: pd.DataFrame
+    shifts: pd.DataFrame
+    shift_breaks: pd.DataFrame
+    reason_codes: pd.DataFrame
+    recipes: pd.DataFrame
+    sensor_ranges: pd.DataFrame
+    iot_sensors: pd.DataFrame
+    # machine_id, product_id, ideal_cycle_time_seconds (a plant_model row wins over a mes row).
+    machine_cycle_times: pd.DataFrame
+    # id, ideal_cycle_time_seconds: the product's default over every machine (plant model).
+    products: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """Shift instances per line and the production context around one UTC day."""
+
+    day: date
+    line_shifts: pd.DataFrame
+    context: ProductionContext
+    work_orders: pd.DataFrame
+    operator_shifts: pd.DataFrame
+
+
+def load_reference(warehouse: WarehouseResource) -> PlantReference:
+    def table(name: str, where: str = "") -> pd.DataFrame:
+        return numbers_as_floats(warehouse.query_frame(f"SELECT * FROM {name} {where}"))  # fixed names
+
+    return PlantReference(
+        sites=table("sites"),
+        lines=table("production_lines"),
+        machines=table("machines", "WHERE is_active ORDER BY id"),
+        shifts=table("shifts", "WHERE is_active"),
+        shift_breaks=table("shift_breaks"),
+        reason_codes=table("reason_codes"),
+        recipes=table("recipes"),
+        sensor_ranges=table("sensor_range_config"),
+        iot_sensors=table("iot_sensors"),
+        machine_cycle_times=table(
+            "machine_cycle_times", "ORDER BY machine_id, product_id, source = 'plant_model' DESC"
+        ),
+        products=table("products"),
+    )
+
+
+def load_day_plan(warehouse: WarehouseResource, reference: PlantReference, day: date) -> DayPlan:
+    start, end = day_bounds(day)
+    first, last = start - PLAN_MARGIN, end + PLAN_MARGIN
+    calendar = expand_shifts(reference.shifts, reference.sites, first, last, reference.shift_breaks)
+    line_shifts = line_shift_instances(calendar.instances, reference.lines)
+    overlapping = "WHERE planned_end > %s AND planned_start < %s"
+    schedules = numbers_as_floats(
+        warehouse.query_frame(f"SELECT * FROM production_schedules {overlapping}", (first, last))
+    )
+    work_orders = numbers_as_floats(
+        warehouse.query_frame(f"SELECT * FROM work_orders {overlapping}", (first, last))
+    )
+    operator_shifts = warehouse.query_frame(
+        "SELECT * FROM operator_shifts WHERE end_time > %s AND start_time < %s", (first, last)
+    )
+    context = build_context(
+        schedules=_utc(schedules, "planned_start", "planned_end"),
+        work_orders=work_orders,
+        recipes=reference.recipes,
+        line_shifts=line_shifts,
+        operator_shifts=_utc(operator_shifts, "start_time", "end_time"),
+        machines=reference.machines,
+        machine_cycle_times=reference.machine_cycle_times,
+        products=reference.products,
+    )
+    return DayPlan(day, line_shifts, context, work_orders, operator_shifts)
+
+
+def raw_telemetry_day(lake: Lake, day: date, row_filter: pc.Expression | None = None) -> pa.Table:
+    """Every source's readings of one day (`telemetry/source=*/date=D/*.parquet`), in TELEMETRY_SCHEMA."""
+    files = lake.fs.glob(lake.path(RAW_TELEMETRY, "source=*", Lake.date_folder(day), "*.parquet"))
+    if not files:
+        return TELEMETRY_SCHEMA.empty_table()
+    dataset = pads.dataset(sorted(files), schema=TELEMETRY_SCHEMA, filesystem=lake.fs, format="parquet")
+    return dataset.to_table(filter=row_filter)
+
+
+@dataclass(frozen=True)
+class CleanReadings:
+    """Raw readings after the range rules and duplicate removal (each with its alerts and counts)."""
+
+    ranges: RuleResult
+    unique: RuleResult
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.unique.frame.reset_index(drop=True)
+
+
+def clean_readings(readings: pd.DataFrame, reference: PlantReference) -> CleanReadings:
+    """REJECTed readings removed, DEGRADEd ones at quality 50, duplicates removed."""
+    ranges = check_ranges(readings, reference.sensor_ranges)
+    return CleanReadings(ranges=ranges, unique=drop_duplicates(ranges.frame))
+
+
+def enriched_folder(day: date) -> str:
+    return posixpath.join(ENRICHED_TELEMETRY, Lake.date_folder(day))
+
+
+def enriched_day(
+    lake: Lake, day: date, columns: list[str] | None = None, signals: list[str] | None = None
+) -> pa.Table | None:
+    """One day of enriched telemetry (optionally some columns and signals); None if not built yet."""
+    files = lake.list_files(enriched_folder(day))
+    if not files:
+        return None
+    dataset = pads.dataset(files, filesystem=lake.fs, format="parquet")
+    row_filter = pc.field("signal").isin(signals) if signals else None
+    return dataset.to_table(columns=columns, filter=row_filter)
+
+
+def oee_readings(lake: Lake, day: date, reference: PlantReference, plan: DayPlan) -> pd.DataFrame:
+    """State and counter readings the OEE of `day` needs: the enriched day, the last state before it,
+    and the first hours of the next day (so a stop through midnight is judged whole and the counter at
+    00:00 closes the day's last window). The neighbours come from the raw lake, cleaned and enriched
+    here, so a day's OEE does not wait for the next day's enrichment."""
+    start, end = day_bounds(day)
+    frames = []
+    today = enriched_day(lake, day, TIMELINE_COLUMNS, OEE_SIGNALS)
+    if today is not None:
+        frames.append(today.to_pandas())
+    states = pc.field("signal") == MACHINE_STATE
+    before = raw_telemetry_day(lake, day - timedelta(days=1), states & (pc.field("ts") < start)).to_pandas()
+    if len(before):
+        frames.append(before.sort_values("ts", kind="stable").groupby("machine_id").tail(1))
+    next_hours = pc.field("signal").isin(OEE_SIGNALS) & (pc.field("ts") < end + NEXT_DAY_LOOKAHEAD)
+    after = raw_telemetry_day(lake, day + timedelta(days=1), next_hours).to_pandas()
+    if len(after):
+        frames.append(
+            enrich_telemetry(clean_readings(after, reference).frame, plan.context).table.to_pandas()
+        )
+    if not frames:
+        return pd.DataFrame(columns=TIMELINE_COLUMNS)
+    readings = pd.concat([frame.reindex(columns=TIMELINE_COLUMNS) for frame in frames], ignore_index=True)
+    for column in readings.columns:
+        if isinstance(readings[column].dtype, pd.CategoricalDtype):
+            readings[column] = readings[column].astype(object)
+    return readings.sort_values(["machine_id", "ts"], kind="stable").reset_index(drop=True)
+
+
+def reported_downtime(warehouse: WarehouseResource, day: date) -> pd.DataFrame:
+    """Downtime reported by other stages (imports, MES) overlapping the day: fills unknown time only."""
+    start, end = day_bounds(day)
+    frame = warehouse.query_frame(
+        """SELECT * FROM oee_downtime_events
+           WHERE source_system <> %s AND start_time < %s AND (end_time IS NULL OR end_time > %s)""",
+        (DERIVED_SOURCE, end, start),
+    )
+    return _utc(numbers_as_floats(frame), "start_time", "end_time")
+
+
+def day_timeline(
+    readings: pd.DataFrame,
+    reference: PlantReference,
+    reported: pd.DataFrame,
+    day: date,
+    settings: DowntimeSettings | None = None,
+) -> Timeline:
+    start, end = day_bounds(day)
+    return build_timeline(
+        telemetry=readings,
+        reason_codes=reference.reason_codes,
+        machines=reference.machines,
+        range_start=pd.Timestamp(start),
+        range_end=pd.Timestamp(end),
+        imported_downtime=reported,
+        settings=settings,
+    )
+
+
+def replace_alerts(
+    warehouse: WarehouseResource, alerts: pd.DataFrame, day: date, alert_types: list[str]
+) -> int:
+    """Make the day's alerts of `alert_types` exactly `alerts` (a re-run replaces, never adds)."""
+    frame = alerts.reindex(columns=ALERT_COLUMNS).assign(partition_date=day)
+    frame["details"] = [json.dumps(value or {}, default=str) for value in frame["details"]]
+    frame["timestamp_utc"] = pd.to_datetime(frame["timestamp_utc"], utc=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    where = sql.SQL("partition_date = %s AND alert_type = ANY(%s)")
+    warehouse.replace_rows("data_quality_alerts", table, where, (day, alert_types))
+    return len(frame)
+
+
+def alert_counts(warehouse: WarehouseResource, days: list[date], alert_types: list[str]) -> dict[str, float]:
+    """Rows and summed metric per alert type over `days` (what the checks report)."""
+    frame = warehouse.query_frame(
+        """SELECT alert_type, count(*) AS alerts, COALESCE(sum(metric_value), 0) AS metric
+           FROM data_quality_alerts WHERE partition_date = ANY(%s) AND alert_type = ANY(%s)
+           GROUP BY alert_type""",
+        (days, alert_types),
+    )
+    counts = {f"{t.lower()}_alerts": 0.0 for t in alert_types}
+    for row in frame.itertuples(index=False):
+        counts[f"{row.alert_type.lower()}_alerts"] = float(row.alerts)
+        counts[f"{row.alert_type.lower()}_metric_sum"] = float(row.metric)
+    return counts
+
+
+def numbers_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """PostgreSQL numerics arrive as Decimal: the domain computes in float64."""
+    for column in frame.columns:
+        sample = frame[column].dropna()
+        if len(sample) and isinstance(sample.iloc[0], Decimal):
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
