@@ -29,7 +29,8 @@ demo: install
 system-deps:
 	@bash scripts/install-system-deps.sh test
 
-test: install system-deps
+# Lint (ruff + mypy) first: CI runs exactly `make test`, so the type check is part of it.
+test: install system-deps lint
 	$(BIN)/pytest
 
 up: install system-deps
