@@ -10,9 +10,9 @@ the product (`machine_cycle_times`, plant model before MES), else the product's 
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,9 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-from psycopg import sql
+from psycopg import Connection, sql
 
-from oee_pipelines.domain.alerts import ALERT_COLUMNS
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.downtime import DowntimeSettings, Timeline, build_timeline
 from oee_pipelines.domain.enrichment import ProductionContext, build_context, enrich_telemetry
@@ -36,6 +35,7 @@ from oee_pipelines.domain.telemetry import (
     PIECES_REJECTED,
     TELEMETRY_SCHEMA,
 )
+from oee_pipelines.services.quality_alerts import replace_day_alerts
 from oee_pipelines.storage.lake import Lake
 
 
@@ -46,9 +46,7 @@ class WarehouseResource(Protocol):
         self, query: str | sql.Composable, params: Sequence[Any] | dict[str, Any] = ()
     ) -> pd.DataFrame: ...
 
-    def replace_rows(
-        self, table: str, data: pa.Table, where: sql.Composable, params: Sequence[Any]
-    ) -> int: ...
+    def connect(self) -> AbstractContextManager[Connection]: ...
 
 
 RAW_TELEMETRY = "telemetry"
@@ -260,13 +258,8 @@ def replace_alerts(
     warehouse: WarehouseResource, alerts: pd.DataFrame, day: date, alert_types: list[str]
 ) -> int:
     """Make the day's alerts of `alert_types` exactly `alerts` (a re-run replaces, never adds)."""
-    frame = alerts.reindex(columns=ALERT_COLUMNS).assign(partition_date=day)
-    frame["details"] = [json.dumps(value or {}, default=str) for value in frame["details"]]
-    frame["timestamp_utc"] = pd.to_datetime(frame["timestamp_utc"], utc=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    where = sql.SQL("partition_date = %s AND alert_type = ANY(%s)")
-    warehouse.replace_rows("data_quality_alerts", table, where, (day, alert_types))
-    return len(frame)
+    with warehouse.connect() as conn:
+        return replace_day_alerts(conn, alerts, day, alert_types)
 
 
 def alert_counts(warehouse: WarehouseResource, days: list[date], alert_types: list[str]) -> dict[str, float]:
