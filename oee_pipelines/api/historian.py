@@ -23,6 +23,7 @@ from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
 from oee_pipelines.api.params import IDENTIFIER_PATTERN, parse_bound
 from oee_pipelines.api.queries import require_owned
 from oee_pipelines.domain.days import PARTITIONS_START
+from oee_pipelines.domain.timestamps import parse_day
 from oee_pipelines.services.historian.jobs import BackfillJobs
 from oee_pipelines.services.historian.run_tags import BackfillRequest
 from oee_pipelines.services.runs import REQUESTED_BY_TAG, DagsterRuns, DagsterUnavailableError
@@ -99,7 +100,7 @@ def backfill_days(start_text: str, end_text: str, max_days: int) -> tuple[date, 
     if end <= start:
         raise ApiError(422, "end_date", f"must be after start_date ({start_text} .. {end_text} is empty)")
     first, last = start.date(), (end - timedelta(microseconds=1)).date()
-    if first < date.fromisoformat(PARTITIONS_START):
+    if first < parse_day(PARTITIONS_START):
         raise ApiError(422, "start_date", f"historian partitions start on {PARTITIONS_START}")
     if last > datetime.now(UTC).date():
         raise ApiError(422, "end_date", "cannot backfill days after today (UTC)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from psycopg import sql
 
 from oee_pipelines.api.odata.errors import ODataError
 from oee_pipelines.api.odata.model import Edm, EntitySet, Property
+from oee_pipelines.domain.timestamps import parse_day, parse_instant
 
 _COMPARATORS: dict[type, str] = {
     ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
@@ -65,9 +66,9 @@ def _literal_value(node: ast._Node, prop: Property) -> Any:
         if prop.edm is Edm.DATETIME and isinstance(node, ast.DateTime):
             return _instant(node.val)
         if prop.edm is Edm.DATETIME and isinstance(node, ast.Date):
-            return datetime.combine(date.fromisoformat(node.val), time(), tzinfo=UTC)
+            return parse_instant(node.val)
         if prop.edm is Edm.DATE and isinstance(node, ast.Date):
-            return date.fromisoformat(node.val)
+            return parse_day(node.val)
         if prop.edm is Edm.TIME and isinstance(node, ast.Time):
             return time.fromisoformat(node.val)
     except ValueError:
@@ -83,8 +84,7 @@ def _instant(text: str) -> datetime:
     if dot:
         digits = "".join(itertools.takewhile(str.isdigit, rest))
         text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
-    value = datetime.fromisoformat(text.replace("z", "Z"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return parse_instant(text)
 
 
 def _describe(node: ast._Node) -> str:
