@@ -41,13 +41,14 @@ from psycopg_pool import ConnectionPool
 
 from oee_pipelines.api.auth import ApiIdentity, identify
 from oee_pipelines.api.deps import ApiServices
-from oee_pipelines.connectors.iot.config import MqttSettings, mqtt_settings
+from oee_pipelines.connectors.iot.config import MqttSettings
 from oee_pipelines.domain.iot_mapping import (
     GENERIC_MEASUREMENT,
     PayloadShapeError,
     SensorLookup,
     explode_payload,
 )
+from oee_pipelines.services.iot.sources import mqtt_settings
 from oee_pipelines.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ def requested_types(sensor_types: str) -> frozenset[str] | None:
 
 def build_router(settings: Settings) -> APIRouter:
     """The stream's router; its broker is the `iot.mqtt` section of the connector YAML (none: refused)."""
-    broker = mqtt_settings(settings.connectors.get("iot"))
+    broker = mqtt_settings(settings.sources.iot)
     feed = LiveFeed(broker) if broker else None
 
     @asynccontextmanager

@@ -29,12 +29,13 @@ import yaml
 
 from oee_pipelines.cli.dagster_home import QUIET_LOGS
 from oee_pipelines.connectors.iot.buffer import closed_segments, open_segments, read_records
-from oee_pipelines.connectors.iot.config import IotConfigError, MqttSettings, http_endpoints, mqtt_settings
+from oee_pipelines.connectors.iot.config import MqttSettings
 from oee_pipelines.connectors.iot.http_poller import PollerConfig, endpoints_from_sensors, run_poller
 from oee_pipelines.connectors.iot.ingester import IngesterConfig, run_ingester
 from oee_pipelines.connectors.iot.intake import read_sensor_registry
 from oee_pipelines.connectors.iot.mosquitto import MOSQUITTO, MosquittoBroker
 from oee_pipelines.connectors.iot.termination import stop_on_termination
+from oee_pipelines.services.iot.sources import mqtt_settings, poll_endpoints
 from oee_pipelines.settings import ConfigError, Settings
 from oee_pipelines.simulator.mqtt_publisher import (
     MqttPublisher,
@@ -89,10 +90,7 @@ def _broker_flags(parser: argparse.ArgumentParser) -> None:
 
 def broker_settings(settings: Settings, args: argparse.Namespace) -> MqttSettings:
     """The configured broker with the command line's overrides; ConfigError when there is none."""
-    try:
-        configured = mqtt_settings(settings.connectors.get("iot"))
-    except IotConfigError as error:
-        raise ConfigError(f"OEE_CONFIG_FILE: {error}") from None
+    configured = mqtt_settings(settings.sources.iot)
     if configured is None and not args.broker_host:
         raise ConfigError("no MQTT broker: set iot.mqtt.broker in OEE_CONFIG_FILE, or pass --broker-host")
     broker = configured or MqttSettings(broker_host=args.broker_host)
@@ -150,14 +148,11 @@ def run_poll(args: argparse.Namespace) -> int:
 def poller_config(settings: Settings, args: argparse.Namespace) -> PollerConfig:
     """The registry's HTTP sensors under `--base-url`, else `iot.http_polling.endpoints`."""
     sensors = read_sensor_registry(args.sensors) if args.sensors else None
-    try:
-        endpoints = (
-            endpoints_from_sensors(sensors, args.base_url)
-            if sensors is not None and args.base_url
-            else http_endpoints(settings.connectors.get("iot"))
-        )
-    except IotConfigError as error:
-        raise ConfigError(f"OEE_CONFIG_FILE: {error}") from None
+    endpoints = (
+        endpoints_from_sensors(sensors, args.base_url)
+        if sensors is not None and args.base_url
+        else poll_endpoints(settings.sources.iot)
+    )
     if not endpoints:
         raise ConfigError(
             "no HTTP sensors: set iot.http_polling.endpoints in OEE_CONFIG_FILE, "
@@ -220,7 +215,7 @@ def iot_services(settings: Settings) -> Iterator[dict[str, list[str]]]:
     it; `OEE_CONFIG_FILE` is pointed at a copy of the connector YAML naming that broker, so every
     process started afterwards (the API's live stream too) finds it.
     """
-    if mqtt_settings(settings.connectors.get("iot")) is not None:
+    if mqtt_settings(settings.sources.iot) is not None:
         yield {"iot-ingester": _oee_command("iot", "ingest")}
         return
     executable = mosquitto_executable()

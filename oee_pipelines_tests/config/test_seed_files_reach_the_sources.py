@@ -15,11 +15,11 @@ from typing import TypeVar
 import dagster as dg
 import pytest
 
-from oee_pipelines.connectors.iot.config import http_endpoints, mqtt_settings
 from oee_pipelines.defs.resources import historian_fields, source_system_fields
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.historian import HistorianResource
 from oee_pipelines.resources.mes import MESResource
+from oee_pipelines.services.iot.sources import mqtt_settings, poll_endpoints
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator import registry
 from oee_pipelines.simulator.description import load_plant_description
@@ -95,12 +95,12 @@ def test_the_historian_file_drives_both_historians(
 
 
 def test_the_iot_file_gives_the_ingester_and_the_poller_their_settings(settings: Settings) -> None:
-    broker = mqtt_settings(settings.connectors["iot"])
+    broker = mqtt_settings(settings.sources.iot)
     assert broker is not None
     assert (broker.broker_host, broker.broker_port) == ("127.0.0.1", 1883)
     iot = settings.sources.iot
     assert iot is not None and iot.mqtt is not None and broker.topics == iot.mqtt.topics
-    (endpoint,) = http_endpoints(settings.connectors["iot"])
+    (endpoint,) = poll_endpoints(settings.sources.iot)
     assert (endpoint.url, endpoint.sensor_id, endpoint.machine_id) == (
         "http://127.0.0.1:8707/sensors/ENV_01",
         "ENV_01",

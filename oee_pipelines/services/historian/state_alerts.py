@@ -2,7 +2,8 @@
 
 One alert per tag and UTC day, listing every unmapped name with its count (`details.names`). The
 historian backfill is the only source of this alert type (`services/quality_alerts.py` writes
-the table); a backfill of a day replaces the alerts of the tags it fetched, so a re-run after the state set was completed clears them.
+the table); a backfill of a day replaces the alerts of the tags it fetched, so a re-run after the
+state set was completed clears them.
 """
 
 from __future__ import annotations
