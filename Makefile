@@ -31,7 +31,7 @@ system-deps:
 
 # Lint (ruff + mypy) first: CI runs exactly `make test`, so the type check is part of it.
 test: install system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 up: install system-deps
 	$(BIN)/oee up

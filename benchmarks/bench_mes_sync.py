@@ -6,25 +6,34 @@ latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
    '..' or ...`, `ORDER_KEYS_PER_REQUEST` keys per request, `__next` pages followed), checked against
    the warehouse's lines and products, and upserted: rows/s, against the warehouse's raw binary COPY of
    the same rows.
-2. `POST /api/mes/schedules/sync/` (launches a run on a real dagster-webserver on the project's
-   dagster.yaml, its storage in a `dagster` database on the bench's PostgreSQL; no daemon runs, so
-   the run stays queued) and `GET /api/erp/labor/` (reads the warehouse) under 20 concurrent
-   clients with a fixed request count: p50 / p95 in ms and errors. No baseline: the figure is held
-   against the seed's 2 s target (`ratio` = p95 / 2,000 ms).
+2. `POST /api/mes/schedules/sync/` both ways side by side (issue 16): `OEE_API_RUN_LAUNCH=queue`
+   (the default: commit an `api_run_requests` row, answer 202) and `graphql` (a `launchRun` on a real
+   dagster-webserver on the project's dagster.yaml, its storage in a `dagster` database on the
+   bench's PostgreSQL; no daemon runs meanwhile, so the runs stay queued), and `GET /api/erp/labor/`
+   (reads the warehouse), under 20 concurrent clients with a fixed request count: p50 / p95 in ms
+   and errors, held against the seed's 2 s target (`ratio` = value / 2,000 ms).
+3. Those requests and runs dropped, a `dagster-daemon` started: queued syncs one at a time, the
+   seconds from each 202 to the sensor submitting its run and to the run STARTED (against a real MES
+   simulator; the first sync, which waits out the daemon loading the definitions, is not counted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
 
+import dagster as dg
 import httpx
 import psycopg
 import pyarrow as pa
@@ -32,7 +41,7 @@ import pyarrow as pa
 from benchmarks.common import scratch_warehouse
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.auth import create_api_key
-from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.api.settings import RUN_LAUNCH_MODES, ApiSettings
 from oee_pipelines.cli.dagster_home import (
     DAGSTER_STORAGE_VARIABLE,
     DAGSTER_YAML_TEMPLATE,
@@ -42,20 +51,26 @@ from oee_pipelines.connectors.erp import make_erp_connector
 from oee_pipelines.connectors.erp.sap_odata import ORDER_KEYS_PER_REQUEST
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.api_run_requests import REQUEST_TAG
 from oee_pipelines.services.mes_erp.store import checked_references, upsert_frame
 from oee_pipelines.services.runs import DagsterRuns
 from oee_pipelines.settings import Settings
-from oee_pipelines.simulator.servers.mes_rest import MesRestCredentials
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
 from oee_pipelines.simulator.servers.source_data import Record, SourceData
 from oee_pipelines.storage.bulk_load import copy_arrow
-from oee_pipelines_tests.support.mes_sources import seed_reference
+from oee_pipelines_tests.support.mes_api import connector_sections
+from oee_pipelines_tests.support.mes_samples import sample_source_data
+from oee_pipelines_tests.support.mes_sources import running_sources, seed_reference
 from oee_pipelines_tests.support.webserver import dagster_webserver, write_connector_config
 
 START = datetime(2025, 1, 13, tzinfo=UTC)
 CLIENTS = 20
 TARGET_P95_MS = 2000.0
+WARMUP_REQUESTS = 2 * CLIENTS
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A queued sync: the daemon loading the definitions (first sync), then the run's own process.
+RUN_WAIT_SECONDS = 600
 
 
 class IndexedSourceData(SourceData):
@@ -86,11 +101,11 @@ def work_orders(count: int) -> list[Record]:
 
 
 def run(quick: bool) -> list[dict]:
-    order_count, requests = (2_000, 100) if quick else (100_000, 1_000)
+    order_count, requests, start_samples = (2_000, 100, 1) if quick else (100_000, 1_000, 3)
     with scratch_warehouse() as url:
         seed_reference(url)
         rows = [_work_order_sync(url, order_count)]
-        rows += _api_latency(url, requests)
+        rows += _api_latency(url, requests, start_samples)
     return rows
 
 
@@ -149,7 +164,7 @@ def _copy_seconds(url: str, data: pa.Table) -> float:
         return time.perf_counter() - started
 
 
-def _api_latency(url: str, requests: int) -> list[dict]:
+def _api_latency(url: str, requests: int, start_samples: int) -> list[dict]:
     with psycopg.connect(url, autocommit=True) as conn:
         _, key = create_api_key(conn, "demo", "bench")
         conn.execute(
@@ -157,19 +172,16 @@ def _api_latency(url: str, requests: int) -> list[dict]:
                    labor_cost, source_system)
                VALUES ('demo', 'LINE-001', 'CC-L001-PROD', '2025-01-13', 24, 42.5, 1020, 'sap_odata')"""
         )
-    with tempfile.TemporaryDirectory(prefix="oee-bench-mes-api-") as folder:
-        mes = MesRestCredentials()
+    headers = {"X-API-Key": key}
+    with (
+        tempfile.TemporaryDirectory(prefix="oee-bench-mes-api-") as folder,
+        running_sources(sample_source_data()) as sources,
+    ):
+        # A real MES simulator, so the runs the daemon starts in step 3 succeed.
         config_file = write_connector_config(
-            Path(folder) / "connectors.yml",
-            {
-                "mes": {
-                    "system_type": "custom_rest",
-                    "base_url": "http://127.0.0.1:9",  # never called: the queued run does not execute
-                    "auth_type": "oauth2",
-                    "credentials": {"client_id": mes.client_id, "client_secret": mes.client_secret},
-                }
-            },
+            Path(folder) / "connectors.yml", {"mes": connector_sections(sources)["mes"]}
         )
+        home = Path(folder) / "dagster_home"
         env = {
             "OEE_CONFIG_FILE": str(config_file),
             "OEE_DATABASE_URL": url,
@@ -177,45 +189,135 @@ def _api_latency(url: str, requests: int) -> list[dict]:
             DAGSTER_STORAGE_VARIABLE: ensure_dagster_database(url),
         }
         with (
-            patch.dict(os.environ, env),
-            dagster_webserver(
-                Path(folder) / "dagster_home", env, instance_yaml=DAGSTER_YAML_TEMPLATE.read_text()
-            ) as graphql_url,
+            patch.dict(os.environ, {**env, "DAGSTER_HOME": str(home)}),
+            dagster_webserver(home, env, instance_yaml=DAGSTER_YAML_TEMPLATE.read_text()) as graphql_url,
         ):
-            app = create_app(Settings.from_env(), database_url=url, api_settings=ApiSettings())
-            app.state.dagster_runs = DagsterRuns(graphql_url)
-            with ServerThread(app) as api:
-                headers = {"X-API-Key": key}
-                sync = _measure(
-                    requests,
-                    lambda client: client.post(
-                        f"{api.base_url}/api/mes/schedules/sync/",
-                        json={"line_id": "LINE-001"},
-                        headers=headers,
-                    ),
-                    expected_status=202,
-                )
-                labor = _measure(
-                    requests,
-                    lambda client: client.get(
-                        f"{api.base_url}/api/erp/labor/",
-                        params={"line_id": "LINE-001", "date": "2025-01-13"},
-                        headers=headers,
-                    ),
-                    expected_status=200,
-                )
+            sync: dict[str, dict] = {}
+            for mode in RUN_LAUNCH_MODES:
+                with _api_server(url, graphql_url, mode) as api:
+                    sync[mode] = _measure(
+                        requests,
+                        lambda client, base=api.base_url: client.post(
+                            f"{base}/api/mes/schedules/sync/", json={"line_id": "LINE-001"}, headers=headers
+                        ),
+                        expected_status=202,
+                    )
+                    if mode == "queue":
+                        labor = _measure(
+                            requests,
+                            lambda client, base=api.base_url: client.get(
+                                f"{base}/api/erp/labor/",
+                                params={"line_id": "LINE-001", "date": "2025-01-13"},
+                                headers=headers,
+                            ),
+                            expected_status=200,
+                        )
+            _forget_launches(url)
+            to_submitted, to_started = _seconds_to_run_start(
+                url, graphql_url, env, home, headers, start_samples
+            )
     return [
-        *_latency_rows("POST /api/mes/schedules/sync/ (launch)", sync),
+        *_latency_rows("POST /api/mes/schedules/sync/ (queue: commit a request row)", sync["queue"]),
+        *_latency_rows("POST /api/mes/schedules/sync/ (graphql: launchRun per request)", sync["graphql"]),
         *_latency_rows("GET /api/erp/labor/", labor),
+        _start_row("queued sync: seconds from 202 to its run submitted by the sensor", to_submitted),
+        _start_row("queued sync: seconds from 202 to its run STARTED", to_started),
     ]
+
+
+@contextmanager
+def _api_server(url: str, graphql_url: str, run_launch: str) -> Iterator[ServerThread]:
+    app = create_app(Settings.from_env(), database_url=url, api_settings=ApiSettings(run_launch=run_launch))
+    app.state.dagster_runs = DagsterRuns(graphql_url)
+    try:
+        with ServerThread(app) as api:
+            yield api
+    finally:
+        app.state.services.close()
+
+
+def _forget_launches(url: str) -> None:
+    """Drop the latency phase's requests and runs, so the daemon started next does not run them all."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE api_run_requests")
+    with dg.DagsterInstance.get() as instance:
+        for run in instance.get_runs():
+            instance.delete_run(run.run_id)
+
+
+def _seconds_to_run_start(
+    url: str, graphql_url: str, env: dict[str, str], home: Path, headers: dict[str, str], samples: int
+) -> tuple[list[float], list[float]]:
+    """With a `dagster-daemon` ticking `api_run_requests_sensor`: queue one sync at a time and time,
+    from its 202, the sensor submitting its run and the run starting. A first sync waits out the
+    daemon loading the definitions and is not counted."""
+    log = home / "daemon.log"
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m", "oee_pipelines.definitions"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    to_submitted: list[float] = []
+    to_started: list[float] = []
+    try:
+        with _api_server(url, graphql_url, "queue") as api, dg.DagsterInstance.get() as instance:
+            for sample in range(samples + 1):
+                response = httpx.post(
+                    f"{api.base_url}/api/mes/schedules/sync/", json={"line_id": "LINE-001"}, headers=headers
+                )
+                answered = time.time()
+                if response.status_code != 202:
+                    raise RuntimeError(f"sync refused: {response.status_code} {response.text}")
+                record = _wait_for_run(instance, response.json()["run_id"], log)
+                if sample:
+                    to_submitted.append(record.create_timestamp.timestamp() - answered)
+                    to_started.append((record.start_time or answered) - answered)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=10)
+    return to_submitted, to_started
+
+
+def _wait_for_run(instance: dg.DagsterInstance, request_id: str, log: Path) -> dg.RunRecord:
+    """The run record of a queued request once its run has finished (MES runs go one at a time)."""
+    deadline = time.monotonic() + RUN_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        records = instance.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+        if records and records[0].dagster_run.is_finished:
+            return records[0]
+        time.sleep(0.2)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+    raise RuntimeError(f"no finished run for request {request_id} after {RUN_WAIT_SECONDS} s:\n{tail}")
+
+
+def _start_row(name: str, seconds: list[float]) -> dict:
+    return {
+        "name": f"{name} (median of {len(seconds)}, max {max(seconds):.1f} s)",
+        "value": statistics.median(seconds),
+        "unit": "s",
+        "seconds": sum(seconds),
+        "baseline_name": "",
+        "baseline_value": None,
+        "ratio": None,
+    }
 
 
 def _measure(
     requests: int, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], expected_status: int
 ) -> dict:
-    """`requests` requests from `CLIENTS` concurrent clients; latencies in ms and the error count."""
+    """`requests` requests from `CLIENTS` concurrent clients; latencies in ms and the error count.
 
-    async def main() -> dict:
+    `WARMUP_REQUESTS` uncounted requests go first, so the figures are the steady state, not the
+    server's connection pool filling up."""
+
+    async def main(requests: int) -> dict:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for index in range(requests):
             queue.put_nowait(index)
@@ -240,7 +342,8 @@ def _measure(
             await asyncio.gather(*(worker(client) for _ in range(CLIENTS)))
         return {"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - started}
 
-    return asyncio.run(main())
+    asyncio.run(main(WARMUP_REQUESTS))
+    return asyncio.run(main(requests))
 
 
 def _latency_rows(endpoint: str, measured: dict) -> list[dict]:

@@ -13,6 +13,7 @@ import pytest
 
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
 from oee_pipelines.storage.migrations import migrate
+from oee_pipelines_tests.support.ports import hold_simulated_plant_ports
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +59,26 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def simulated_plant_ports() -> Iterator[None]:
+    """Hold the machine-wide lock on the simulated plant's fixed ports for one test (support/ports.py)."""
+    with hold_simulated_plant_ports():
+        yield
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Figures a test recorded with `record_property("summary", ...)` (e.g. the Schemathesis run's
+    request count), printed after the run: under pytest-xdist a worker's own output is not shown."""
+    reports = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+    lines = [
+        f"{report.nodeid}: {value}"
+        for report in reports
+        for name, value in getattr(report, "user_properties", [])
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "recorded figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -18,6 +18,7 @@ from reliability.scenarios import (
     api_load,
     iot_kill,
     lake_disk_full,
+    last_good_data,
     postgres_restart,
     source_down,
     websocket_fanout,
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, Callable[[bool], ScenarioResult]] = {
     "api-load": api_load.run,
     "websocket-fanout": websocket_fanout.run,
     "iot-kill": iot_kill.run,
+    "last-good-data": last_good_data.run,
 }
 
 

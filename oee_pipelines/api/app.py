@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse, Response
 
 from oee_pipelines.api import bi, docs, erp, exports, historian, imports, iot_stream, mes, plant, telemetry
 from oee_pipelines.api.deps import ApiServices, get_services
-from oee_pipelines.api.errors import install_error_handlers
+from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from oee_pipelines.api.odata.router import router as odata_router
+from oee_pipelines.api.params import refuse_control_characters
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.observability.exposition import MetricsMiddleware, metrics_response
 from oee_pipelines.services.runs import DagsterRuns
@@ -56,6 +57,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.services = services
     app.state.dagster_runs = DagsterRuns(graphql_url=settings.dagster_graphql_url)
@@ -63,6 +65,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.include_router(exports.router)
+    app.include_router(exports.seed_router)
     app.include_router(telemetry.router)
     app.include_router(mes.router)
     app.include_router(erp.router)
@@ -81,7 +84,12 @@ def create_app(
         # MES/ERP syncs run in Dagster run workers, never scraped: their audit trail is read here.
         return metrics_response(await run_in_threadpool(source_sync_exposition, services.pool))
 
-    @app.get("/health", tags=["Operations"], summary="Liveness and warehouse reachability")
+    @app.get(
+        "/health",
+        tags=["Operations"],
+        summary="Liveness and warehouse reachability",
+        responses={503: COMMON_ERROR_RESPONSES[503]},
+    )
     async def health(services: ApiServices = Depends(get_services)) -> JSONResponse:
         def probe() -> None:
             with services.pool.connection() as conn:

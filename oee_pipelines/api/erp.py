@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel
 
 from oee_pipelines.api.auth import ApiIdentity
-from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_api_key
+from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_admin_key, require_api_key
 from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
 from oee_pipelines.api.mes import LAUNCH_RESPONSES, LaunchedRun, launch, require_source_org
 from oee_pipelines.api.params import IDENTIFIER_PATTERN
@@ -23,8 +22,6 @@ from oee_pipelines.services.mes_erp.run_requests import ERP_MATERIALS_SYNC_JOB
 from oee_pipelines.services.runs import DagsterRuns
 
 router = APIRouter(tags=["ERP"])
-
-LineId = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=64)]
 
 
 class LaborCostEntry(BaseModel):
@@ -52,12 +49,12 @@ class LaborCosts(BaseModel):
     summary="Sync the material master from the ERP",
 )
 async def sync_materials(
-    identity: ApiIdentity = Depends(require_api_key),
+    identity: ApiIdentity = Depends(require_admin_key),
     services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> LaunchedRun:
     require_source_org(services, "erp", identity)
-    return await launch(runs, ERP_MATERIALS_SYNC_JOB, {}, identity)
+    return await launch(services, runs, ERP_MATERIALS_SYNC_JOB, {}, identity)
 
 
 @router.get(
@@ -67,7 +64,9 @@ async def sync_materials(
     summary="Labour hours and cost of one line on one day, per cost centre (from the warehouse)",
 )
 async def labor_costs(
-    line_id: LineId = Query(description="e.g. LINE-001"),
+    line_id: str = Query(
+        description="e.g. LINE-001", pattern=IDENTIFIER_PATTERN, max_length=64, examples=["LINE-001"]
+    ),
     day: date = Query(alias="date", description="the work date, YYYY-MM-DD"),
     identity: ApiIdentity = Depends(require_api_key),
     services: ApiServices = Depends(get_services),

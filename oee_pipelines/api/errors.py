@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,14 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """A request the API refuses, naming the parameter at fault."""
 
-    def __init__(self, status_code: int, parameter: str | None, message: str) -> None:
+    def __init__(
+        self, status_code: int, parameter: str | None, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.parameter = parameter
         self.message = message
+        self.headers = headers or {}  # sent with the answer, e.g. `Retry-After` on a 429
 
 
 def error_response(
@@ -55,9 +59,11 @@ def _parameter_name(location: tuple) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
     return error_response(
-        exc.status_code, [ParameterError(parameter=exc.parameter, message=exc.message)], headers
+        exc.status_code,
+        [ParameterError(parameter=exc.parameter, message=exc.message)],
+        {**headers, **exc.headers} or None,
     )
 
 
@@ -72,7 +78,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, [ParameterError(parameter=None, message=str(exc.detail))])
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, [ParameterError(parameter=None, message=str(exc.detail))], headers)
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers (RFC 9110 `Allow`): Starlette names only those of the first route
+    matching the path, and GET and PUT of one path are two routes here."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -91,7 +114,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 COMMON_ERROR_RESPONSES: dict[int | str, dict] = {
     400: {"model": ErrorBody, "description": "The request cannot be served in this format"},
-    401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key"},
+    401: {"model": ErrorBody, "description": "Missing, unknown, revoked or expired API key"},
     404: {"model": ErrorBody, "description": "An id that does not exist in your organization"},
     422: {"model": ErrorBody, "description": "A parameter is invalid; `parameter` names it"},
+    429: {"model": ErrorBody, "description": "The key's rate limit is used; wait `Retry-After` seconds"},
+    503: {"model": ErrorBody, "description": "The warehouse is unavailable; retry later"},
 }

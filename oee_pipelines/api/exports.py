@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -24,7 +26,24 @@ from oee_pipelines.exports.queries import (
 )
 from oee_pipelines.exports.writers import ExportFormat
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
 router = APIRouter(prefix="/api/oee/export", tags=["OEE exports"])
+# The seed's Power BI URL (`https://<host>/oee/export/snapshots` and its siblings, without `/api`):
+# the same operations, so a report built from the seed's instructions works unchanged.
+seed_router = APIRouter(prefix="/oee/export", tags=["OEE exports (the seed's URLs)"])
+
+
+def export_operation(path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """Declare an export endpoint under both prefixes (each a route of its own, with its full path)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.get(path, **options)(endpoint)
+        seed_router.get(path, **options)(endpoint)
+        return endpoint
+
+    return register
+
 
 DATA_MART_MAX_LIMIT = 100_000
 DATE_HELP = (
@@ -51,15 +70,15 @@ def export_request(
     identity: ApiIdentity = Depends(require_api_key),
     services: ApiServices = Depends(get_services),
     format: ExportFormat = Query(ExportFormat.CSV, description="csv, json, xlsx or parquet"),
-    date_from: str = Query(..., max_length=40, description=DATE_HELP, examples=["2025-01-01"]),
-    date_to: str = Query(..., max_length=40, description=DATE_HELP, examples=["2025-01-30"]),
+    date_from: str = Query(..., min_length=1, max_length=40, description=DATE_HELP, examples=["2025-01-01"]),
+    date_to: str = Query(..., min_length=1, max_length=40, description=DATE_HELP, examples=["2025-01-30"]),
     include_headers: bool = Query(True, description="CSV and XLSX: write the header row"),
 ) -> ExportRequest:
     time_range = resolve_time_range(date_from, date_to, services.settings.max_range_days)
     return ExportRequest(identity, services, format, time_range, include_headers)
 
 
-@router.get(
+@export_operation(
     "/snapshots",
     summary="OEE snapshots (one row per machine per 15 minutes)",
     responses={**file_responses(SNAPSHOTS), **COMMON_ERROR_RESPONSES},
@@ -79,7 +98,7 @@ def export_snapshots(
     )
 
 
-@router.get(
+@export_operation(
     "/downtime",
     summary="Downtime events (stops), by start time",
     responses={**file_responses(DOWNTIME), **COMMON_ERROR_RESPONSES},
@@ -93,7 +112,7 @@ def export_downtime(
     return warehouse_export(request.services, DOWNTIME, query, request.export_format, request.include_headers)
 
 
-@router.get(
+@export_operation(
     "/shift-reports",
     summary="Shift reports (one row per line per shift), by shift start",
     responses={**file_responses(SHIFT_REPORTS), **COMMON_ERROR_RESPONSES},
@@ -109,7 +128,7 @@ def export_shift_reports(
     )
 
 
-@router.get(
+@export_operation(
     "/data-mart",
     summary="The denormalized OEE data mart (snapshots with machine, line, shift, work order, downtime)",
     responses={**file_responses(DATA_MART), **COMMON_ERROR_RESPONSES},

@@ -18,8 +18,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from oee_pipelines.api.auth import ApiIdentity
-from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_api_key
-from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
+from oee_pipelines.api.deps import ApiServices, dagster_runs, get_services, require_admin_key, require_api_key
+from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError, ErrorBody
 from oee_pipelines.api.params import IDENTIFIER_PATTERN, parse_bound
 from oee_pipelines.api.queries import require_owned
 from oee_pipelines.domain.days import PARTITIONS_START
@@ -56,19 +56,26 @@ class BackfillStartRequest(BaseModel):
         },
     )
 
-    historian_system: str = Field(description="PI (OSIsoft) or AVEVA (Wonderware)", max_length=20)
+    historian_system: str = Field(
+        description="PI (OSIsoft) or AVEVA (Wonderware)", min_length=1, max_length=20
+    )
     tag_name: TagName | None = Field(default=None, description="one tag")
     tag_names: list[TagName] = Field(default=[], max_length=1000, description="several tags")
     machine_id: Identifier | None = Field(default=None, description="only this machine's mapped tags")
-    start_date: str = Field(max_length=40, description="first UTC day (a datetime counts its whole day)")
-    end_date: str = Field(max_length=40, description="end: a date includes that day, a datetime is excluded")
+    start_date: str = Field(
+        min_length=1, max_length=40, description="first UTC day (a datetime counts its whole day)"
+    )
+    end_date: str = Field(
+        min_length=1, max_length=40, description="end: a date includes that day, a datetime is excluded"
+    )
 
 
 class BackfillStarted(BaseModel):
     job_id: int
     status: str
     dagster_backfill_id: str
-    partition_range: tuple[str, str]
+    # A list, not a tuple: a tuple's `prefixItems` schema trips OpenAPI 3.0-minded clients and validators.
+    partition_range: list[str] = Field(min_length=2, max_length=2, description="first and last day")
     status_url: str
 
 
@@ -120,12 +127,25 @@ def historian_system(name: str) -> str:
     "/api/historian/backfill/start/",
     status_code=202,
     response_model=BackfillStarted,
-    responses={**COMMON_ERROR_RESPONSES, 503: {"description": "Dagster is unreachable"}},
+    responses={
+        **COMMON_ERROR_RESPONSES,
+        202: {
+            "description": "Requested: `status_url` follows the backfill",
+            # An OpenAPI link: generated clients and stateful testers follow it to the status.
+            "links": {
+                "status": {
+                    "operationRef": "#/paths/" + STATUS_PATH.replace("~", "~0").replace("/", "~1") + "/get",
+                    "parameters": {"job_id": "$response.body#/job_id"},
+                }
+            },
+        },
+        503: {"model": ErrorBody, "description": "Dagster (or the warehouse) is unreachable; retry later"},
+    },
     summary="Backfill historian points of a date range (a Dagster backfill of historian_points)",
 )
 async def start_backfill(
     body: BackfillStartRequest,
-    identity: ApiIdentity = Depends(require_api_key),
+    identity: ApiIdentity = Depends(require_admin_key),
     services: ApiServices = Depends(get_services),
     runs: DagsterRuns = Depends(dagster_runs),
 ) -> BackfillStarted:
@@ -152,7 +172,7 @@ async def start_backfill(
         job_id=started.job_id,
         status="PENDING",
         dagster_backfill_id=started.dagster_backfill_id,
-        partition_range=(first.isoformat(), last.isoformat()),
+        partition_range=[first.isoformat(), last.isoformat()],
         status_url=STATUS_PATH.format(job_id=started.job_id),
     )
 

@@ -22,8 +22,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from oee_pipelines.api.auth import ApiIdentity
-from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
-from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError
+from oee_pipelines.api.deps import ApiServices, get_services, require_admin_key, require_api_key
+from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError, ErrorBody
 from oee_pipelines.connectors.files import safe_file_name, template_path
 from oee_pipelines.connectors.files.reader import CSV_SUFFIXES, XLSX_SUFFIXES
 from oee_pipelines.services.imports import FileImporter, ImportOutcome
@@ -40,6 +40,36 @@ TEMPLATE_MEDIA_TYPES = {
 }
 
 router = APIRouter(prefix="/api/import", tags=["Imports"], responses=COMMON_ERROR_RESPONSES)
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+TEMPLATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The template file (CSV or XLSX, as asked)",
+        "content": {media_type: BINARY for media_type in TEMPLATE_MEDIA_TYPES.values()},
+    }
+}
+# The body is read as it streams (below), so FastAPI cannot describe it: this is what a client sends.
+UPLOAD_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {FILE_PART: {"type": "string", "format": "binary"}},
+                    "required": [FILE_PART],
+                },
+                "encoding": {FILE_PART: {"contentType": "application/octet-stream"}},
+            }
+        },
+    }
+}
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Imported: the import report (rows landed, quarantined, job id)"},
+    400: {"description": "Nothing imported: the file, or a row in it, is invalid (every error listed)"},
+    409: {"description": "The same file was already imported (`duplicate_of_job`)"},
+    413: {"model": ErrorBody, "description": "The file is larger than OEE_IMPORT_MAX_UPLOAD_BYTES"},
+}
 
 
 class ImportType(StrEnum):
@@ -81,7 +111,12 @@ def get_upload_settings(request: Request) -> UploadSettings:
     return request.app.state.import_upload_settings
 
 
-@router.get("/template/", summary="Download the import template for a type")
+@router.get(
+    "/template/",
+    summary="Download the import template for a type",
+    response_class=FileResponse,
+    responses=TEMPLATE_RESPONSES,
+)
 def download_template(
     type: ImportType = Query(..., description=TYPE_HELP),
     format: TemplateFormat | None = Query(
@@ -96,7 +131,12 @@ def download_template(
     return FileResponse(path, media_type=TEMPLATE_MEDIA_TYPES[path.suffix], filename=path.name)
 
 
-@router.post("/csv/", summary="Import a CSV file (all or nothing unless quarantine_invalid)")
+@router.post(
+    "/csv/",
+    summary="Import a CSV file (all or nothing unless quarantine_invalid)",
+    openapi_extra=UPLOAD_OPENAPI,
+    responses=UPLOAD_RESPONSES,
+)
 async def import_csv(
     request: Request,
     type: ImportType = Query(..., description=TYPE_HELP),
@@ -107,7 +147,7 @@ async def import_csv(
         pattern=ENCODING_PATTERN,
         max_length=40,
     ),
-    identity: ApiIdentity = Depends(require_api_key),
+    identity: ApiIdentity = Depends(require_admin_key),
     services: ApiServices = Depends(get_services),
     limits: UploadSettings = Depends(get_upload_settings),
 ) -> JSONResponse:
@@ -116,12 +156,17 @@ async def import_csv(
     )
 
 
-@router.post("/excel/", summary="Import an Excel workbook (.xlsx; the first sheet)")
+@router.post(
+    "/excel/",
+    summary="Import an Excel workbook (.xlsx; the first sheet)",
+    openapi_extra=UPLOAD_OPENAPI,
+    responses=UPLOAD_RESPONSES,
+)
 async def import_excel(
     request: Request,
     type: ImportType = Query(..., description=TYPE_HELP),
     quarantine_invalid: bool = Query(False, description="land the valid rows, keep the others aside"),
-    identity: ApiIdentity = Depends(require_api_key),
+    identity: ApiIdentity = Depends(require_admin_key),
     services: ApiServices = Depends(get_services),
     limits: UploadSettings = Depends(get_upload_settings),
 ) -> JSONResponse:
@@ -168,8 +213,11 @@ def _outcome_response(outcome: ImportOutcome) -> JSONResponse:
         return JSONResponse({"detail": outcome.errors[0]["reason"], "parameter": FILE_PART, **body}, 409)
     first = outcome.errors[0]
     where = f"row {first['row']}, {first['column']}: " if first["row"] is not None else ""
-    count = len(outcome.errors)
-    detail = f"{outcome.file_name}: nothing imported, {count} error(s); first: {where}{first['reason']}"
+    count = outcome.total_errors
+    detail = (
+        f"{outcome.file_name}: nothing imported, {count} error(s) in {outcome.total_bad_rows} row(s); "
+        f"first: {where}{first['reason']}"
+    )
     return JSONResponse({"detail": detail, "parameter": FILE_PART, **body}, 400)
 
 

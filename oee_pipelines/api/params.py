@@ -1,4 +1,5 @@
-"""Parsing and checking request parameters: time ranges and identifiers, with messages naming them.
+"""Parsing and checking request parameters: time ranges and identifiers, with messages naming them, and
+the app-wide refusal of control characters in query and path parameters.
 
 Time ranges are half-open, `[start, end)`, in UTC:
 - a date as the lower bound means the start of that day; as the upper bound, the end of that
@@ -12,11 +13,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from starlette.requests import HTTPConnection
+
 from oee_pipelines.api.errors import ApiError
 from oee_pipelines.domain.timestamps import parse_instant
 from oee_pipelines.exports.queries import TimeRange
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+# C0 controls (NUL included), DEL and C1 controls: no parameter of this API may hold one, and PostgreSQL
+# text cannot hold NUL at all.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -71,3 +77,20 @@ def split_metrics(text: str | None, parameter: str = "metrics") -> list[str] | N
     if text is None or not text.strip():
         return None
     return [check_identifier(name.strip(), parameter) for name in text.split(",") if name.strip()]
+
+
+def refuse_control_characters(connection: HTTPConnection) -> None:
+    """App-wide dependency: a query or path parameter holding a control character is refused with 422
+    naming it, before any handler, database or OData parser sees it."""
+    parameters = [*connection.path_params.items(), *connection.query_params.multi_items()]
+    for name, value in parameters:
+        if CONTROL_CHARACTERS.search(name):
+            raise ApiError(422, None, f"the parameter name {name[:80]!r} holds a control character")
+        found = CONTROL_CHARACTERS.search(str(value))
+        if found:
+            raise ApiError(
+                422,
+                name,
+                f"holds the control character U+{ord(found.group()):04X} at position {found.start()}; "
+                "control characters (NUL, tab, line breaks, ...) are not allowed",
+            )

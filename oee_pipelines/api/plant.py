@@ -16,16 +16,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import Path as PathParameter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
-from oee_pipelines.api.auth import ApiIdentity, scope_refusal
-from oee_pipelines.api.deps import ApiServices, get_services, require_api_key
-from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, ApiError, ParameterError, error_response
+from oee_pipelines.api.auth import ApiIdentity
+from oee_pipelines.api.deps import ApiServices, get_services, require_admin_key, require_api_key
+from oee_pipelines.api.errors import (
+    COMMON_ERROR_RESPONSES,
+    ApiError,
+    ErrorBody,
+    ParameterError,
+    error_response,
+)
 from oee_pipelines.domain.plant_model import PlantModelError, parse_plant_model
 from oee_pipelines.services.plant import PlantModelService
 from oee_pipelines.services.plant.templates import (
+    TEMPLATE_KIND_NAMES,
     TEMPLATE_KINDS,
     ReferenceImporter,
     build_template_xlsx,
@@ -35,15 +43,58 @@ from oee_pipelines.services.plant.templates import (
 MAX_MODEL_BYTES = 20 * 1024 * 1024
 YAML_MEDIA_TYPE = "application/yaml"
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 router = APIRouter(prefix="/api/plant", tags=["Plant model"], responses=COMMON_ERROR_RESPONSES)
 
-
-def require_admin_key(identity: ApiIdentity = Depends(require_api_key)) -> ApiIdentity:
-    """An admin-scoped key: a read-scoped key is refused with 403 naming the scope it lacks."""
-    refusal = scope_refusal(identity, "admin")
-    if refusal:
-        raise ApiError(403, "X-API-Key", refusal)
-    return identity
+MODEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The plant model: YAML, or JSON when `Accept` asks for application/json",
+        "content": {
+            YAML_MEDIA_TYPE: {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+TEMPLATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The template (CSV or XLSX, as asked)",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": f"The body is larger than {MAX_MODEL_BYTES:,} bytes"}
+}
+# A refused template is its import report with `detail` and `parameter` added; a refused request is
+# an `ErrorBody`. Both carry `detail` and `parameter`.
+TEMPLATE_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "Nothing imported: `errors` names every bad row and column, or the parameter at fault",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["detail"],
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "parameter": {"type": ["string", "null"]},
+                        "errors": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            }
+        },
+    }
+}
+# The path parameter is checked by `_template_kind` (404 naming the kinds); the schema lists them.
+TemplateKindPath = PathParameter(
+    description="the reference-data template",
+    max_length=40,
+    pattern=r"^[a-z_]+$",
+    json_schema_extra={"enum": list(TEMPLATE_KIND_NAMES)},
+)
 
 
 def _invalid(error: PlantModelError) -> JSONResponse:
@@ -52,7 +103,12 @@ def _invalid(error: PlantModelError) -> JSONResponse:
     )
 
 
-@router.get("/model", summary="The organization's current plant model (YAML, or JSON on request)")
+@router.get(
+    "/model",
+    summary="The organization's current plant model (YAML, or JSON on request)",
+    response_class=Response,
+    responses=MODEL_RESPONSES,
+)
 async def get_model(
     request: Request,
     identity: ApiIdentity = Depends(require_api_key),
@@ -71,6 +127,7 @@ async def get_model(
 @router.put(
     "/model",
     summary="Apply a plant model (YAML or JSON body) in one transaction; admin-scoped key",
+    responses=TOO_LARGE,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -116,9 +173,14 @@ def _template_kind(kind: str) -> str:
     return kind
 
 
-@router.get("/templates/{kind}", summary="Download a reference-data template (CSV or XLSX)")
+@router.get(
+    "/templates/{kind}",
+    summary="Download a reference-data template (CSV or XLSX)",
+    response_class=Response,
+    responses=TEMPLATE_RESPONSES,
+)
 def download_template(
-    kind: str,
+    kind: str = TemplateKindPath,
     format: Literal["csv", "xlsx"] = "csv",
     identity: ApiIdentity = Depends(require_api_key),
 ) -> Response:
@@ -140,10 +202,12 @@ def download_template(
 
 
 @router.post(
-    "/templates/{kind}", summary="Import a reference-data template, all or nothing; admin-scoped key"
+    "/templates/{kind}",
+    summary="Import a reference-data template, all or nothing; admin-scoped key",
+    responses={**TOO_LARGE, **TEMPLATE_REFUSED},
 )
 async def upload_template(
-    kind: str,
+    kind: str = TemplateKindPath,
     file: UploadFile = File(..., description="the filled-in CSV or XLSX template"),
     identity: ApiIdentity = Depends(require_admin_key),
     services: ApiServices = Depends(get_services),
@@ -156,4 +220,12 @@ async def upload_template(
     outcome = await run_in_threadpool(
         importer.import_file, data, name, org_id=identity.org_id, file_name=file.filename or f"{name}.csv"
     )
-    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.landed else 422)
+    report = outcome.as_dict()
+    if outcome.landed:
+        return JSONResponse(report)
+    first = outcome.errors[0] if outcome.errors else None
+    where = f"row {first['row']}, {first['column']}: " if first and first["row"] is not None else ""
+    reason = first["reason"] if first else "refused"
+    count = len(outcome.errors)
+    detail = f"{report['file_name']}: nothing imported, {count} error(s); first: {where}{reason}"
+    return JSONResponse({"detail": detail, "parameter": "file", **report}, status_code=422)

@@ -52,8 +52,8 @@ class TelemetryBatchQuery(BaseModel):
     )
 
     machine_ids: list[Identifier] = Field(min_length=1, max_length=MAX_MACHINES_PER_QUERY)
-    start_date: str = Field(max_length=40, description=RANGE_HELP)
-    end_date: str = Field(max_length=40, description=RANGE_HELP)
+    start_date: str = Field(min_length=1, max_length=40, description=RANGE_HELP)
+    end_date: str = Field(min_length=1, max_length=40, description=RANGE_HELP)
     aggregation: Aggregation
     metrics: list[Identifier] | None = Field(
         default=None, max_length=50, description="signals; all when absent"
@@ -88,8 +88,8 @@ def _telemetry_download(
 
 
 MachineQuery = Query(..., pattern=IDENTIFIER_PATTERN, max_length=64, examples=["MACHINE-001"])
-StartQuery = Query(..., max_length=40, description=RANGE_HELP, examples=["2025-01-15"])
-EndQuery = Query(..., max_length=40, description=RANGE_HELP, examples=["2025-01-15"])
+StartQuery = Query(..., min_length=1, max_length=40, description=RANGE_HELP, examples=["2025-01-15"])
+EndQuery = Query(..., min_length=1, max_length=40, description=RANGE_HELP, examples=["2025-01-15"])
 MetricsQuery = Query(
     None, max_length=1000, description="comma-separated signals", examples=["temperature,pressure"]
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -29,13 +29,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scope",
         choices=("read", "admin"),
         default="admin",
-        help="'read' keys cannot change the plant model",
+        help="'read' keys read (exports, BI); 'admin' keys may also run actions and change the plant model",
+    )
+    create.add_argument(
+        "--expires-in-days",
+        type=_positive_days,
+        metavar="DAYS",
+        help="the key stops working this many days from now (default: never; revoke it instead)",
     )
     create.set_defaults(handler=run_create)
     revoke = commands.add_parser("revoke", help="revoke a key by id or by its shown prefix")
     revoke.add_argument("key", metavar="KEY_ID_OR_PREFIX")
     revoke.set_defaults(handler=run_revoke)
-    listing = commands.add_parser("list", help="list an organization's keys (prefixes only)")
+    listing = commands.add_parser(
+        "list", help="list an organization's keys: prefix, scope, last use, expiry, status (never the key)"
+    )
     listing.add_argument("--org", required=True)
     listing.set_defaults(handler=run_list)
 
@@ -57,11 +65,18 @@ def _connect() -> psycopg.Connection:
 def run_create(args: argparse.Namespace) -> int:
     with _connect() as conn:
         try:
-            key_id, key = create_api_key(conn, args.org, args.name, args.scope)
+            expires_at = (
+                datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+            )
+            key_id, key = create_api_key(conn, args.org, args.name, args.scope, expires_at)
         except ApiKeyError as exc:
             print(f"oee api-key create: {exc}", file=sys.stderr)
             return 1
-    print(f"created API key {key_id} ({key[:12]}...) for {args.org}; it is shown only once", file=sys.stderr)
+    until = f", valid until {_when(expires_at)} UTC" if expires_at else ""
+    print(
+        f"created {args.scope} API key {key_id} ({key[:12]}...) for {args.org}{until}; it is shown only once",
+        file=sys.stderr,
+    )
     print(key)
     return 0
 
@@ -80,14 +95,29 @@ def run_revoke(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     with _connect() as conn:
         keys = list_api_keys(conn, args.org)
-    print(f"{'id':>5}  {'prefix':<14}{'name':<28}{'created (UTC)':<22}{'last used':<22}revoked")
+    now = datetime.now(UTC)
+    # Last use is recorded at most once a minute per key, so it may lag by up to a minute.
+    print(
+        f"{'id':>5}  {'prefix':<14}{'name':<28}{'scope':<7}{'created (UTC)':<21}{'last used (UTC)':<21}"
+        f"{'expires (UTC)':<21}status"
+    )
     for key in keys:
+        status = key.status(now)
+        if status == "revoked":
+            status += f" {_when(key.revoked_at)}"
         print(
-            f"{key.key_id:>5}  {key.key_prefix:<14}{key.name[:26]:<28}{_when(key.created_at):<22}"
-            f"{_when(key.last_used_at):<22}{_when(key.revoked_at)}"
+            f"{key.key_id:>5}  {key.key_prefix:<14}{key.name[:26]:<28}{key.scope:<7}"
+            f"{_when(key.created_at):<21}{_when(key.last_used_at):<21}{_when(key.expires_at, 'never'):<21}"
+            f"{status}"
         )
     return 0
 
 
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+def _when(moment: datetime | None, absent: str = "-") -> str:
+    return absent if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def _positive_days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 36500:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 36500, got {text!r}")
+    return int(text)

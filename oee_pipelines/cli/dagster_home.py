@@ -18,6 +18,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
+from oee_pipelines.services.source_systems import RUN_LIMITS, SOURCE_SYSTEM_POOLS
 from oee_pipelines.settings import ConfigError, Settings
 
 # The instance template ships in the package (a symlink to the repository's dagster.yaml that the
@@ -42,6 +43,21 @@ def ensure_dagster_home(settings: Settings, warehouse_url: str) -> Path:
     if not os.environ.get(DAGSTER_STORAGE_VARIABLE):
         os.environ[DAGSTER_STORAGE_VARIABLE] = ensure_dagster_database(warehouse_url)
     return home
+
+
+def apply_pool_limits(instance: dg.DagsterInstance) -> dict[str, int]:
+    """Give each source-system pool its limit, unless an operator has set one already.
+
+    Steps of asset-graph runs (backfills of selected assets) carry no job run tags, so only the pools
+    hold them; dagster.yaml takes a default limit only, per-pool limits live in the instance's
+    storage (`dagster instance concurrency set <pool> <limit>` changes them, and is kept).
+    """
+    storage = instance.event_log_storage
+    configured = storage.get_concurrency_keys()
+    applied = {pool: RUN_LIMITS[pool] for pool in SOURCE_SYSTEM_POOLS if pool not in configured}
+    for pool, limit in applied.items():
+        storage.set_concurrency_slots(pool, limit)
+    return applied
 
 
 def ensure_dagster_database(warehouse_url: str, database: str = DAGSTER_DATABASE) -> str:

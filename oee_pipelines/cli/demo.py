@@ -8,6 +8,7 @@ Re-running replaces the same partitions, so nothing is duplicated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -18,7 +19,12 @@ from typing import Any
 
 import dagster as dg
 
-from oee_pipelines.cli.dagster_home import QUIET_LOGS, ensure_dagster_home, load_definitions
+from oee_pipelines.cli.dagster_home import (
+    QUIET_LOGS,
+    apply_pool_limits,
+    ensure_dagster_home,
+    load_definitions,
+)
 from oee_pipelines.cli.imports import run_import_demo
 from oee_pipelines.cli.iot import run_iot_demo
 from oee_pipelines.cli.onboarding import PLANT_MODEL_VARIABLE, run_plant_onboarding, write_demo_plant_model
@@ -82,12 +88,10 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         ensure_dagster_home(settings, url)
         migrate(url)
-        plant = SimulatedPlant(load_plant_description(settings.plant_file), seed=settings.simulator_seed)
-        window_start = datetime.combine(first, clock.min, tzinfo=UTC) - SOURCE_MARGIN
-        window_end = datetime.combine(last, clock.min, tzinfo=UTC) + SOURCE_MARGIN
-        with SimulatedSources(plant, window_start, window_end) as sources:
+        with contextlib.ExitStack() as stack:
             if not settings.sources.origin:
                 # No plant systems configured (OEE_CONFIG_FILE / OEE_CONFIG_DIR): use the simulated plant.
+                sources = stack.enter_context(_simulated_sources(settings, first, last))
                 config_file = sources.write_connector_config(settings.data_dir / "simulated_sources.yml")
                 os.environ["OEE_CONFIG_FILE"] = str(config_file)
                 print(f"simulated source systems: {', '.join(sources.base_urls().values())}")
@@ -95,6 +99,7 @@ def run_demo(args: argparse.Namespace) -> int:
             os.environ[PLANT_MODEL_VARIABLE] = str(write_demo_plant_model(settings))
             definitions = load_definitions()
             with dg.DagsterInstance.get() as instance:
+                apply_pool_limits(instance)
                 for step in DEMO_STEPS:
                     _run_step(definitions, instance, step, first, last)
         _print_summary(url, settings, first, last)
@@ -102,6 +107,13 @@ def run_demo(args: argparse.Namespace) -> int:
         if started_here and not args.keep_running:
             embedded.stop()
     return 0
+
+
+def _simulated_sources(settings: Settings, first: date, last: date) -> SimulatedSources:
+    plant = SimulatedPlant(load_plant_description(settings.plant_file), seed=settings.simulator_seed)
+    window_start = datetime.combine(first, clock.min, tzinfo=UTC) - SOURCE_MARGIN
+    window_end = datetime.combine(last, clock.min, tzinfo=UTC) + SOURCE_MARGIN
+    return SimulatedSources(plant, window_start, window_end)
 
 
 def _run_step(

@@ -91,6 +91,13 @@ def print_outcome(outcome: ImportOutcome) -> None:
         column = f" {error['column']}" if error["column"] else ""
         value = f" {error['value']!r}" if error["value"] is not None else ""
         print(f"  {where}{column}{value}: {error['reason']}")
+    if outcome.truncated:
+        print(
+            f"  ... the first {len(outcome.errors)} of {outcome.total_errors} errors "
+            f"({outcome.total_bad_rows} bad rows) are listed; every one, by kind:"
+        )
+        for kind, count in outcome.error_counts.items():
+            print(f"  {count:>9}  {kind}")
 
 
 # --- the demo step ---------------------------------------------------------------------------------

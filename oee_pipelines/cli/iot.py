@@ -48,6 +48,7 @@ from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.servers.runtime import free_port
 
 LOCAL_HOST = "127.0.0.1"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 LOCAL_TOPICS = ["factory/#"]
 DEMO_BATCH_READINGS = 500
 DEMO_WAIT_SECONDS = 300.0
@@ -291,23 +292,50 @@ def run_iot_demo(definitions: dg.Definitions, instance: dg.DagsterInstance, firs
     plant = _plant(settings)
     readings = from_plant(plant, start, end)
     batches = list(messages(readings, sensor_topics(plant.iot_sensors()), batch_size=DEMO_BATCH_READINGS))
-    with MosquittoBroker(demo_dir / "broker", free_port(), executable=executable) as broker:
-        ingester = _start_ingester(broker.port, buffer_dir, demo_dir / "ingester.ready")
-        try:
-            with MqttPublisher(LOCAL_HOST, broker.port, client_id="oee-demo-sensors") as publisher:
-                publisher.publish(batches)
-                publisher.wait_until_delivered(DEMO_WAIT_SECONDS)
-            _wait_until_buffered(buffer_dir, len(batches))
-        finally:
-            _stop(ingester)
+    configured = mqtt_settings(settings.sources.iot)
+    if configured is None:
+        with MosquittoBroker(demo_dir / "broker", free_port(), executable=executable) as broker:
+            overrides = ("--broker-host", LOCAL_HOST, "--broker-port", str(broker.port))
+            _publish_and_buffer(LOCAL_HOST, broker.port, overrides, batches, buffer_dir, demo_dir)
+    elif configured.broker_host in LOOPBACK_HOSTS:
+        # The configured broker (`iot.mqtt`, its topics too): the ingester reads it from the config.
+        print(f"IoT: the configured broker {configured.broker_host}:{configured.broker_port}")
+        _publish_and_buffer(configured.broker_host, configured.broker_port, (), batches, buffer_dir, demo_dir)
+    else:
+        print(
+            f"IoT: the configured broker {configured.broker_host} is not on this machine; the demo publishes "
+            "its simulated sensors only to a local broker, so it continues without IoT"
+        )
+        return
     print(f"published {len(readings):,} IoT readings ({len(batches)} MQTT messages) through mosquitto "
           f"and the ingester in {time.monotonic() - started:5.1f} s")  # fmt: skip
     _land(definitions, instance, settings, buffer_dir, start, end)
 
 
-def _start_ingester(port: int, buffer_dir: Path, ready_file: Path) -> subprocess.Popen[bytes]:
+def _publish_and_buffer(
+    host: str,
+    port: int,
+    broker_flags: tuple[str, ...],
+    batches: list[Any],
+    buffer_dir: Path,
+    demo_dir: Path,
+) -> None:
+    """Publish the simulated sensors' messages to the broker and wait until the ingester buffered them."""
+    ingester = _start_ingester(broker_flags, buffer_dir, demo_dir / "ingester.ready")
+    try:
+        with MqttPublisher(host, port, client_id="oee-demo-sensors") as publisher:
+            publisher.publish(batches)
+            publisher.wait_until_delivered(DEMO_WAIT_SECONDS)
+        _wait_until_buffered(buffer_dir, len(batches))
+    finally:
+        _stop(ingester)
+
+
+def _start_ingester(
+    broker_flags: tuple[str, ...], buffer_dir: Path, ready_file: Path
+) -> subprocess.Popen[bytes]:
     command = _oee_command(
-        "iot", "ingest", "--broker-host", LOCAL_HOST, "--broker-port", str(port),
+        "iot", "ingest", *broker_flags,
         "--buffer-dir", str(buffer_dir), "--client-id", "oee-demo-ingester", "--ready-file", str(ready_file),
     )  # fmt: skip
     ingester = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

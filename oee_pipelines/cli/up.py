@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 
-from oee_pipelines.cli.dagster_home import ensure_dagster_home
+import dagster as dg
+
+from oee_pipelines.cli.dagster_home import apply_pool_limits, ensure_dagster_home
 from oee_pipelines.cli.errors import require_free_port
 from oee_pipelines.cli.iot import iot_services
 from oee_pipelines.settings import Settings
@@ -71,6 +73,8 @@ def run_up(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     warehouse_url = resolve_database_url(settings)
     ensure_dagster_home(settings, warehouse_url)
+    with dg.DagsterInstance.get() as instance:
+        apply_pool_limits(instance)
     migrate(warehouse_url)
     with ExitStack() as stack:
         if not settings.sources.origin:  # neither OEE_CONFIG_FILE nor OEE_CONFIG_DIR is set

@@ -3,23 +3,27 @@
 A shift instance belongs to the local date on which it starts (`shift_date`) and runs on the
 weekdays listed for that start date, between its optional `effective_from` and `effective_to`
 (exclusive) dates. A shift whose end time is not after its start time crosses
-midnight and ends on the next local day (equal times: a 24-hour shift). Local times are resolved
-like `datetime(..., tzinfo=ZoneInfo(zone))` (PEP 495, fold=0): on the autumn DST change the first
-occurrence of an ambiguous time is used; a time inside the spring gap is read with the offset
-before the gap (02:30 in Europe/Berlin becomes 03:30 CEST). A shift crossing a DST change is
-therefore one hour shorter or longer in real time. Break offsets count elapsed minutes from the
-shift's real start.
+midnight and ends on the next local day (equal times: a 24-hour shift).
+
+Daylight saving: a local time repeated by the autumn change means its first occurrence (PEP 495,
+fold=0); a local time skipped by the spring change means the end of the gap, the moment the wall
+clock first shows a later time (02:30 in Europe/Warsaw on 2025-03-30 is 03:00 CEST, 01:00 UTC), so
+instances stay ordered and never have a negative length. A shift crossing a change is therefore one
+hour shorter (22:00-06:00 on the spring night: 7 h) or longer (autumn: 9 h) in real time. Break
+offsets count elapsed minutes from the shift's real start; a break that would run past the end of
+a shortened shift is cut at the shift's end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from oee_pipelines.domain.days import local_instant
 from oee_pipelines.domain.intervals import as_utc
 
 INSTANCE_COLUMNS = [
@@ -85,8 +89,8 @@ def line_shift_instances(instances: pd.DataFrame, lines: pd.DataFrame) -> pd.Dat
 def _instance(shift: object, zone: ZoneInfo, local_date: date) -> tuple:
     start_time, end_time = _time(shift.start_time), _time(shift.end_time)  # type: ignore[attr-defined]
     end_date = local_date + timedelta(days=1) if end_time <= start_time else local_date
-    start = datetime.combine(local_date, start_time, tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(end_date, end_time, tzinfo=zone).astimezone(UTC)
+    start = local_instant(local_date, start_time, zone)
+    end = local_instant(end_date, end_time, zone)
     return (
         shift.org_id,  # type: ignore[attr-defined]
         shift.site_id,  # type: ignore[attr-defined]
@@ -112,9 +116,11 @@ def _breaks(instances: pd.DataFrame, shift_breaks: pd.DataFrame | None) -> pd.Da
     )
     offsets = pd.to_timedelta(joined["start_offset_minutes"].astype("int64"), unit="min")
     durations = pd.to_timedelta(joined["duration_minutes"].astype("int64"), unit="min")
-    joined["end"] = joined["start"] + offsets + durations
-    joined["start"] = joined["start"] + offsets
-    joined = joined.rename(columns={"name": "break_name"})
+    break_start = joined["start"] + offsets
+    # A break past the end of a shift shortened by the spring change is cut at the shift's end.
+    break_end = (break_start + durations).where(break_start + durations <= joined["end"], joined["end"])
+    joined = joined.assign(start=break_start, end=break_end).rename(columns={"name": "break_name"})
+    joined = joined[joined["start"] < joined["end"]]
     return joined[BREAK_COLUMNS].sort_values(["site_id", "start"]).reset_index(drop=True)
 
 

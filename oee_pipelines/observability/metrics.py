@@ -20,6 +20,20 @@ API_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )
+# By key id (never the key or its prefix): as many series as keys, which an operator creates by hand.
+API_KEY_REQUESTS = Counter(
+    "oee_api_key_requests_total",
+    "API requests whose key was accepted (known, active, within its rate limit), by key.",
+    ["key_id", "organization", "scope"],
+)
+API_KEY_REFUSALS = Counter(
+    "oee_api_key_refusals_total",
+    "API requests refused for their key: missing, invalid, revoked, expired, scope (403) or "
+    "rate_limited (429); key_id is empty when no key was recognised.",
+    ["reason", "key_id"],
+)
+for _reason in ("missing", "invalid"):
+    API_KEY_REFUSALS.labels(reason=_reason, key_id="")  # exported at 0 before the first refusal
 API_WEBSOCKETS = Gauge("oee_api_websocket_connections", "WebSocket connections open on the API sidecar.")
 ROWS_EXPORTED = Counter(
     "oee_rows_exported_total", "Rows written to export files and streams.", ["table", "format"]

@@ -36,6 +36,16 @@ query Run($runId: ID!) {
 }
 """
 
+RUNS_BY_TAG_QUERY = """
+query RunsByTag($filter: RunsFilter) {
+  runsOrError(filter: $filter, limit: 1) {
+    __typename
+    ... on Runs { results { runId status jobName tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 BACKFILL_MUTATION = """
 mutation Backfill($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -116,6 +126,19 @@ class DagsterRuns:
         tags = {tag["key"]: tag["value"] for tag in data["tags"]}
         return RunInfo(data["runId"], data["status"], data["jobName"], tags)
 
+    def run_tagged(self, key: str, value: str) -> RunInfo | None:
+        """The latest run carrying tag `key=value`, or None (e.g. a queued API request not started yet)."""
+        variables = {"filter": {"tags": [{"key": key, "value": value}]}}
+        data = self._graphql(RUNS_BY_TAG_QUERY, variables)["runsOrError"]
+        if data["__typename"] != "Runs":
+            raise DagsterUnavailableError(f"Dagster could not list runs tagged {key}: {data.get('message')}")
+        if not data["results"]:
+            return None
+        run = data["results"][0]
+        return RunInfo(
+            run["runId"], run["status"], run["jobName"], {t["key"]: t["value"] for t in run["tags"]}
+        )
+
     def launch_partition_backfill(
         self,
         asset_keys: Sequence[str],
@@ -126,7 +149,8 @@ class DagsterRuns:
     ) -> str:
         """Backfill `asset_keys` (`a/b` paths) over partition keys or an inclusive key range; returns its id.
 
-        With a range, assets with `BackfillPolicy.single_run()` run the whole range in one run.
+        With a range, each asset's backfill policy splits it into runs (the daily chain: one run per
+        `OEE_BACKFILL_DAYS_PER_RUN` days).
         """
         if (partition_keys is None) == (partition_range is None):
             raise ValueError("give either partition_keys or partition_range")

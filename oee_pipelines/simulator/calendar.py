@@ -9,7 +9,8 @@ local date, so the plan of any day is the same whatever else was asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -29,13 +30,18 @@ class ShiftInstance:
     end: datetime  # UTC
 
     def breaks(self) -> list[tuple[datetime, datetime]]:
-        return [
+        """Breaks by elapsed minutes from the start; cut at the end of a shift the spring change shortened."""
+        spans = [
             (
                 self.start + timedelta(minutes=item.start_offset_minutes),
-                self.start + timedelta(minutes=item.start_offset_minutes + item.duration_minutes),
+                min(
+                    self.end,
+                    self.start + timedelta(minutes=item.start_offset_minutes + item.duration_minutes),
+                ),
             )
             for item in self.shift.breaks
         ]
+        return [(start, end) for start, end in spans if start < end]
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,22 @@ def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def wall_clock_instant(local_date: date, clock: time, zone: ZoneInfo) -> datetime:
+    """When a site's wall clock first shows `clock` on `local_date`, in UTC.
+
+    A time repeated by the autumn change: its first occurrence. A time the spring change skips: the
+    first minute the clock shows after it (the end of the gap). Written apart from the pipeline's
+    `domain.days.local_instant` so that the ground truth checks it rather than repeats it.
+    """
+    wall = datetime.combine(local_date, clock)
+    for minutes_later in range(0, 24 * 60):
+        candidate = wall + timedelta(minutes=minutes_later)
+        instant = candidate.replace(tzinfo=zone).astimezone(UTC)
+        if instant.astimezone(zone).replace(tzinfo=None) == candidate:
+            return instant
+    raise ValueError(f"{zone.key}: no wall-clock time on or after {wall.isoformat()} within a day")
+
+
 class PlantCalendar:
     def __init__(self, layout: PlantLayout, seed: int) -> None:
         self.layout = layout
@@ -93,14 +115,12 @@ class PlantCalendar:
             return []
         instances = []
         for shift in self.layout.site_shifts(site):
-            start_local = datetime.combine(local_date, shift.spec.start_time, tzinfo=site.zone)
             end_date = (
                 local_date if shift.spec.end_time > shift.spec.start_time else local_date + timedelta(days=1)
             )
-            end_local = datetime.combine(end_date, shift.spec.end_time, tzinfo=site.zone)
-            instances.append(
-                ShiftInstance(shift, local_date, start_local.astimezone(UTC), end_local.astimezone(UTC))
-            )
+            start = wall_clock_instant(local_date, shift.spec.start_time, site.zone)
+            end = wall_clock_instant(end_date, shift.spec.end_time, site.zone)
+            instances.append(ShiftInstance(shift, local_date, start, end))
         return instances
 
     def shifts_between(self, site: Site, start: datetime, end: datetime) -> list[ShiftInstance]:

@@ -1,13 +1,16 @@
 """The Parquet lake: hive-partitioned folders on a local disk or an object store (through fsspec).
 
-Writes never expose half a file: locally a file or a whole partition folder is written under a
-temporary name and renamed into place; on an object store each file is encoded in memory first and
-sent in one PUT (atomic), and a replaced partition's stale objects are removed after the new ones are
-written.
+Writes never expose half a file: locally a file is written under a temporary name and renamed into
+place, and a replaced partition folder's files are all written in a hidden staging folder inside it
+before each replaces its namesake (one rename each: a concurrent reader never finds the folder empty
+or a file missing); on an object store each file is encoded in memory first and sent in one PUT
+(atomic). Either way a replaced partition's stale files are removed after the new ones are in place,
+and a write that fails leaves the partition as it was.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shutil
 import uuid
@@ -77,21 +80,26 @@ class Lake:
             if stale:
                 self.fs.rm(stale)
             return list(payloads)
-        parent = posixpath.dirname(target)
-        self.fs.makedirs(parent, exist_ok=True)
-        staging = f"{target}.tmp-{uuid.uuid4().hex}"
-        retired = f"{target}.old-{uuid.uuid4().hex}"
+        created = not self.fs.exists(target)
+        # Staged one level below the folder, where no reader looks (`list_files`, the API's
+        # `telemetry/*/*/*.parquet`); then each file replaces its namesake in one rename. Readers
+        # never find the folder gone, a file missing or half written; the write failing changes nothing.
+        staging = posixpath.join(target, f".staging-{uuid.uuid4().hex}")
         self.fs.makedirs(staging, exist_ok=True)
         try:
             for name, table in files.items():
                 pq.write_table(table, posixpath.join(staging, name), **PARQUET_OPTIONS)
-            if self.fs.exists(target):
-                shutil.move(target, retired)
-            shutil.move(staging, target)
-        finally:
-            for leftover in (staging, retired):
-                if self.fs.exists(leftover):
-                    shutil.rmtree(leftover)
+            for name in files:
+                os.replace(posixpath.join(staging, name), posixpath.join(target, name))
+            for path in self._list(target):
+                if posixpath.basename(path) not in files:
+                    os.remove(path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if created:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
         return [posixpath.join(target, name) for name in files]
 
     def remove_folder(self, relative_folder: str) -> None:

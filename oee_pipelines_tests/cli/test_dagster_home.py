@@ -17,9 +17,11 @@ from psycopg import sql
 from oee_pipelines.cli.dagster_home import (
     DAGSTER_STORAGE_VARIABLE,
     DAGSTER_YAML_TEMPLATE,
+    apply_pool_limits,
     ensure_dagster_database,
     ensure_dagster_home,
 )
+from oee_pipelines.services.source_systems import ERP, HISTORIAN, MES
 from oee_pipelines.settings import ConfigError, Settings
 
 
@@ -107,3 +109,16 @@ def test_a_role_that_may_not_create_databases_gets_one_line_naming_the_setting(
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_source_system_pools_get_their_limits_and_an_operators_limit_is_kept() -> None:
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(HISTORIAN, 5)  # as `dagster instance concurrency set historian 5`
+
+        applied = apply_pool_limits(instance)
+
+        assert applied == {MES: 1, ERP: 1}
+        limits = {pool: storage.get_concurrency_info(pool).slot_count for pool in (MES, ERP, HISTORIAN)}
+        assert limits == {MES: 1, ERP: 1, HISTORIAN: 5}
+        assert apply_pool_limits(instance) == {}  # a second start changes nothing

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 # Two demo runs (the simulator's servers on their fixed ports 8701-8706, one demo at a time).
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(4800), pytest.mark.usefixtures("simulated_plant_ports")]
 OEE = str(Path(sys.executable).parent / "oee")
 
 # Audit trails gain one row per run by design (README); everything else must not change.

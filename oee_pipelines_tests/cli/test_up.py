@@ -9,10 +9,14 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from oee_pipelines.cli.dagster_home import DAGSTER_STORAGE_VARIABLE, ensure_dagster_database
 from oee_pipelines.simulator.servers.runtime import free_port
 from oee_pipelines_tests.support.processes import log_tails, venv_command, wait_until
+
+# `oee up` serves the simulated plant on its fixed ports; the wait for them counts in the timeout.
+pytestmark = [pytest.mark.usefixtures("simulated_plant_ports"), pytest.mark.timeout(2700)]
 
 
 def _answers(url: str) -> bool:

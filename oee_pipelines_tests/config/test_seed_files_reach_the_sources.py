@@ -27,6 +27,9 @@ from oee_pipelines.simulator.plant import SimulatedPlant
 from oee_pipelines.simulator.serve import SimulatedSources
 from oee_pipelines_tests.support.seed_config import SECRETS, SEED_CONFIG
 
+# The plant's systems on the ports the seed's files name; the wait for them counts in the timeout.
+pytestmark = [pytest.mark.usefixtures("simulated_plant_ports"), pytest.mark.timeout(2700)]
+
 DAY = datetime(2025, 1, 14, tzinfo=UTC)
 Resource = TypeVar("Resource", bound=dg.ConfigurableResource)
 
@@ -41,13 +44,13 @@ def plant() -> SimulatedPlant:
     return SimulatedPlant(load_plant_description(None), seed=42)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def running(plant: SimulatedPlant) -> Iterator[SimulatedSources]:
     with SimulatedSources(plant, DAY - timedelta(days=1), DAY + timedelta(days=2)) as sources:
         yield sources
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def settings(running: SimulatedSources) -> Iterator[Settings]:
     assert running.base_urls()["mes_rest"] == "http://127.0.0.1:8701"  # the ports the files name
     saved = {name: os.environ.get(name) for name in SECRETS}

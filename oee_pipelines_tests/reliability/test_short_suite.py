@@ -1,4 +1,5 @@
-"""The short CI version of the fault suite: the scenarios that take seconds, each losing nothing.
+"""The short CI version of the fault suite: the scenarios that take seconds (and the one-minute
+last-good-data run over every source), each losing nothing.
 
 The others (source down, API load, WebSocket fan-out, IoT kill) run in `make reliability`; the IoT
 kill is also `oee_pipelines_tests/connectors/iot/test_zero_loss.py` at 20,000 readings.
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from oee_pipelines.storage.lake import Lake
-from reliability.scenarios import lake_disk_full, postgres_restart
+from reliability.scenarios import lake_disk_full, last_good_data, postgres_restart
 from reliability.scenarios.lake_disk_full import readings, simulated_full_disk
 
 
@@ -42,3 +43,13 @@ def test_the_simulated_full_disk_behaves_like_the_real_one(tmp_path: Path) -> No
     assert sorted(path.name for path in tmp_path.iterdir()) == ["small.parquet"]
     assert lake.read_folder("").num_rows == 1_000
     assert isinstance(lake.read_folder(""), pa.Table)
+
+
+def test_a_fault_mid_partition_keeps_the_last_good_data_of_every_source() -> None:
+    """MES, ERP, PI, AVEVA, MQTT landing, inbox: the earlier rows stay and are served; the retry completes."""
+    result = last_good_data.run(short=True)
+    assert result.lost == []
+    assert result.figures["sources"] == 6
+    assert result.figures["rows lost (all sources)"] == 0
+    assert result.figures["duplicates (all sources)"] == 0
+    assert result.figures["API 5xx during the faults"] == 0

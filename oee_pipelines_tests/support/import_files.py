@@ -50,3 +50,20 @@ SCH-2,LINE-A1,,,,2025-01-14T14:00:00Z,2025-01-14T22:00:00Z,800,released
 def query(url: str, statement: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(statement, params).fetchall()
+
+
+def sensor_log_with_bad_rows(duplicates: int, unknown_machines: int, machine_id: str = "MACHINE-A01") -> str:
+    """A sensor log whose row 2 is good, then `duplicates` copies of it and `unknown_machines` readings of
+    an unknown machine (each at its own second), interleaved: 3 duplicates, 2 unknown, and so on."""
+    good = f"2025-01-14T11:00:00Z,{machine_id},temperature,75.5,degC,100"
+    rows = [good]
+    left = {"duplicate": duplicates, "unknown": unknown_machines}
+    second = 0
+    while left["duplicate"] or left["unknown"]:
+        for kind, run in (("duplicate", 3), ("unknown", 2)):
+            for _ in range(min(run, left[kind])):
+                second += 1
+                stamp = f"2025-01-14T{12 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+                rows.append(good if kind == "duplicate" else f"{stamp},MACHINE-Z99,temperature,70.0,degC,100")
+                left[kind] -= 1
+    return "timestamp,machine_id,sensor_type,value,unit,quality\n" + "\n".join(rows) + "\n"

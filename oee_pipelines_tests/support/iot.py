@@ -13,18 +13,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from oee_pipelines.connectors.iot.buffer import BufferWriter, closed_segments, open_segments, read_records
 from oee_pipelines.connectors.iot.ingester import IngesterConfig, IngesterStats, run_ingester
 from oee_pipelines.connectors.iot.intake import MessageIntake
-from oee_pipelines.connectors.iot.landing import hour_status
+from oee_pipelines.connectors.iot.landing import BufferSource, hour_status, mark_landed
 from oee_pipelines.connectors.iot.mosquitto import MosquittoBroker
-from oee_pipelines.services.iot import land_hour
+from oee_pipelines.services.iot.landing import LAKE_SOURCES, hour_batches, hour_file, write_hour_file
 from oee_pipelines.simulator.mqtt_publisher import (
     MqttPublisher,
     PublishResult,
@@ -32,6 +36,7 @@ from oee_pipelines.simulator.mqtt_publisher import (
     messages,
     sensor_topics,
 )
+from oee_pipelines.storage.lake import Lake
 
 WAIT_SECONDS = 30.0
 START = datetime(2025, 1, 13, 10, tzinfo=UTC)
@@ -177,19 +182,54 @@ def publish_in_background(
     return thread, outcome
 
 
-def distinct_landed(buffer_dir: Path, sensors: pd.DataFrame) -> tuple[int, int]:
-    """(distinct readings landed over every complete hour, quarantined rows)."""
+@dataclass(frozen=True)
+class LakeCounts:
+    """What the lake holds after landing a faulted run, and what the landing reported."""
+
+    rows: int  # telemetry rows in the lake's IoT hour files
+    distinct: int  # distinct readings among them (machine, signal, topic, timestamp, value)
+    duplicates_removed: int  # as the landing reports it (the asset's `duplicates_removed`)
+    quarantined: int
+    redelivered: int = 0  # messages redelivered after their hours were landed
+
+
+def land_into_lake(buffer_dir: Path, lake: Lake, sensors: pd.DataFrame) -> LakeCounts:
+    """Land every hour to land (new or late) as `IotLanding` does, without the warehouse's quarantine
+    table: the same map step, the same hour files (`write_hour_file`), then `mark_landed`."""
     status = hour_status(buffer_dir, now=LATER)
-    keys: set[tuple] = set()
-    rows = quarantined = 0
-    for hour in status.complete:
-        telemetry, quarantine, _ = land_hour(buffer_dir, hour, sensors)
-        frame = telemetry.select(["machine_id", "signal", "ts", "value"]).to_pandas()
-        keys.update(frame.itertuples(index=False, name=None))
-        rows += telemetry.num_rows
-        quarantined += len(quarantine)
-    assert rows == len(keys), "a reading was landed twice"
-    return len(keys), quarantined
+    duplicates = quarantined = 0
+    for batch in hour_batches(BufferSource(buffer_dir), status.to_land, sensors):
+        for source in LAKE_SOURCES:
+            rows = batch.telemetry.filter(pc.equal(batch.telemetry["source_system"], source))
+            write_hour_file(lake, hour_file(source, batch.stats.hour_start), rows)
+        mark_landed(buffer_dir, batch.stats.hour_start, batch.stats.segments)
+        duplicates += batch.stats.duplicates_removed
+        quarantined += len(batch.quarantine)
+    return lake_counts(lake, duplicates, quarantined)
+
+
+def lake_counts(lake: Lake, duplicates_removed: int = 0, quarantined: int = 0) -> LakeCounts:
+    """Rows and distinct readings in the lake's IoT hour files, read back from the Parquet files."""
+    paths = sorted(Path(lake.path("telemetry")).glob("source=*/date=*/hour=*.parquet"))
+    key = ["machine_id", "signal", "source_ref", "ts", "value"]
+    tables = [pq.read_table(path, columns=key) for path in paths]
+    lake_rows = pa.concat_tables(tables) if tables else pa.schema([]).empty_table()
+    distinct = lake_rows.group_by(key).aggregate([]).num_rows if tables else 0
+    return LakeCounts(lake_rows.num_rows, distinct, duplicates_removed, quarantined)
+
+
+def redeliver_every(buffer_dir: Path, step: int) -> int:
+    """Append every `step`-th buffered message again in a new closed segment, as a QoS 1 redelivery
+    after a reconnect does once their hours were landed; return how many were redelivered."""
+    buffered = [read_records(path) for path in closed_segments(buffer_dir)]
+    messages = [pair for records in buffered for pair in zip(records.topic, records.payload, strict=True)]
+    writer = BufferWriter(buffer_dir, "redelivery")
+    intake = MessageIntake(writer)
+    for topic, payload in messages[::step]:
+        intake.accept("mqtt", topic, payload)
+    writer.sync()
+    writer.close()
+    return len(messages[::step])
 
 
 def run_with_faults(
@@ -198,7 +238,9 @@ def run_with_faults(
     sensors: pd.DataFrame,
     count: int,
     fault: Callable[[IngesterProcess], None],
-) -> tuple[int, int]:
+) -> LakeCounts:
+    """Publish `count` readings at QoS 1 through `fault`, land every hour into a lake, then redeliver a
+    tenth of the messages after landing and land the late hours again: the lake's counts at the end."""
     buffer_dir = tmp_path / "buffer"
     ingester = IngesterProcess(broker, buffer_dir, tmp_path / "ingester.log")
     ingester.start()
@@ -213,7 +255,14 @@ def run_with_faults(
     finally:
         exit_code = ingester.terminate()
     assert exit_code == 0
-    return distinct_landed(buffer_dir, sensors)
+    lake = Lake(str(tmp_path / "lake"))
+    first = land_into_lake(buffer_dir, lake, sensors)
+    redelivered = redeliver_every(buffer_dir, step=10)
+    late = land_into_lake(buffer_dir, lake, sensors)
+    assert late.rows == first.rows, "a redelivery after landing added rows to the lake"
+    return LakeCounts(
+        late.rows, late.distinct, late.duplicates_removed, first.quarantined + late.quarantined, redelivered
+    )
 
 
 # A literal buffer for the landing tests: one MQTT temperature sensor, one HTTP humidity sensor.

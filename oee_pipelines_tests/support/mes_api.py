@@ -1,10 +1,17 @@
 """The API over a real dagster-webserver and real MES/ERP simulators: fixtures shared by the MES and
-ERP API tests (import them into the test module)."""
+ERP API tests (import them into the test module).
+
+The API queues runs (`api_run_requests`); no daemon runs here, so `start_requested_runs` does the
+daemon's part: it evaluates the real `api_run_requests_sensor` on the webserver's instance and
+launches each run it asks for on the webserver.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
+import dagster as dg
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +19,9 @@ from fastapi.testclient import TestClient
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.auth import create_api_key
 from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.defs.api_requests.sensors import api_run_requests_sensor
+from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.runs import DagsterRuns
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.servers.mes_rest import SEED_FIELD_NAMES, MesRestCredentials
 from oee_pipelines.simulator.servers.sap_odata import SapCredentials
@@ -56,8 +66,9 @@ def configured(
         "OEE_DATABASE_URL": database_url,
         "OEE_DATA_DIR": str(folder / "data"),
     }
-    with dagster_webserver(folder / "dagster_home", env) as graphql_url:
-        yield {**env, "OEE_DAGSTER_GRAPHQL_URL": graphql_url}
+    home = folder / "dagster_home"
+    with dagster_webserver(home, env) as graphql_url:
+        yield {**env, "OEE_DAGSTER_GRAPHQL_URL": graphql_url, "DAGSTER_HOME": str(home)}
 
 
 @pytest.fixture
@@ -81,5 +92,30 @@ def api_key(url: str, org_id: str = "demo") -> dict[str, str]:
     return {"X-API-Key": key}
 
 
+def sensor_tick(instance: dg.DagsterInstance, database_url: str) -> dg.SensorResult:
+    """One evaluation of `api_run_requests_sensor` over the warehouse at `database_url`."""
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": WarehouseResource(database_url=database_url)}
+    )
+    result = api_run_requests_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def start_requested_runs(database_url: str) -> list[dg.RunRequest]:
+    """The daemon's part, on the test's webserver (env `DAGSTER_HOME`, `OEE_DAGSTER_GRAPHQL_URL`): tick
+    the sensor and launch the runs it requests; returns them."""
+    runs = DagsterRuns(os.environ["OEE_DAGSTER_GRAPHQL_URL"])
+    with dg.DagsterInstance.get() as instance:
+        requested = list(sensor_tick(instance, database_url).run_requests or [])
+    for request in requested:
+        assert request.job_name is not None
+        runs.launch_job(request.job_name, request.run_config, request.tags)
+    return requested
+
+
 def finished_status(client: TestClient, status_url: str, headers: dict[str, str]) -> str:
+    """Start the queued runs (if the launch was queued), then wait for the run to finish."""
+    if client.get(status_url, headers=headers).json()["status"] == "REQUESTED":
+        start_requested_runs(client.app.state.services.database_url)  # type: ignore[attr-defined]
     return wait_for_run(lambda: client.get(status_url, headers=headers).json()["status"])

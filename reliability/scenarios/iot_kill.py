@@ -1,8 +1,10 @@
 """The IoT kill test: N readings over MQTT (QoS 1) while the ingester process is SIGKILLed twice.
 
 Reuses the zero-loss machinery of `oee_pipelines_tests/support/iot.py` (the
-ingester as a child process, the background publisher, landing every complete hour and counting
-distinct readings) with the simulated plant's MQTT sensors, at N = 100,000 (10,000 with --short).
+ingester as a child process, the background publisher, landing every complete hour into a lake,
+redelivering a tenth of the messages after landing, landing the late hours again and counting the
+lake's rows and distinct readings) with the simulated plant's MQTT sensors, at N = 100,000 (10,000
+with --short).
 The ingester is killed when a quarter and when 60 % of the readings are buffered, and restarted.
 """
 
@@ -36,17 +38,23 @@ def run(short: bool) -> ScenarioResult:
     started = time.monotonic()
     with scratch_folder("iot") as folder, MosquittoBroker(folder / "broker", free_port()) as broker:
         fault = functools.partial(kill_twice, folder / "buffer")
-        distinct, quarantined = run_with_faults(folder, broker, sensors, count, fault)
+        counts = run_with_faults(folder, broker, sensors, count, fault)
     elapsed = time.monotonic() - started
     result = ScenarioResult(f"IoT kill test: {count:,} MQTT readings, ingester SIGKILLed twice")
     result.figures = {
         "killed with readings buffered": ", ".join(f"{buffered:,}" for buffered in kills),
-        "distinct readings landed": f"{distinct:,} of {count:,}",
-        "quarantined": quarantined,
+        "distinct readings landed": f"{counts.distinct:,} of {count:,}",
+        "rows in the lake": f"{counts.rows:,}",
+        "duplicates removed": (
+            f"{counts.duplicates_removed:,} ({counts.redelivered:,} redelivered after landing)"
+        ),
+        "quarantined": counts.quarantined,
         "duration": f"{elapsed:.1f} s",
     }
-    if distinct != count:
-        result.lost.append(f"{count - distinct:,} readings")
-    if quarantined:
-        result.lost.append(f"{quarantined} readings quarantined")
+    if counts.distinct != count:
+        result.lost.append(f"{count - counts.distinct:,} readings")
+    if counts.rows != counts.distinct:
+        result.lost.append(f"{counts.rows - counts.distinct:,} readings held twice in the lake")
+    if counts.quarantined:
+        result.lost.append(f"{counts.quarantined} readings quarantined")
     return result

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlencode
 
 import orjson
 import psycopg
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from oee_pipelines.api.auth import ApiIdentity
@@ -26,6 +27,8 @@ from oee_pipelines.api.odata.options import CollectionQuery, page_size, parse_co
 
 JSON_MEDIA_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
 XML_MEDIA_TYPE = "application/xml"
+
+ODATA_ERROR_CODES = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}
 
 
 class ODataRoute(APIRoute):
@@ -40,19 +43,66 @@ class ODataRoute(APIRoute):
             except ODataError as error:
                 return odata_error_response(error)
             except ApiError as error:
-                code = "Unauthorized" if error.status_code == 401 else "BadRequest"
-                headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+                code = ODATA_ERROR_CODES.get(error.status_code, "BadRequest")
+                headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else {}
                 return odata_error_response(
-                    ODataError(error.status_code, code, error.message, error.parameter), headers
+                    ODataError(error.status_code, code, error.message, error.parameter),
+                    {**headers, **error.headers},
                 )
+            except RequestValidationError as error:
+                first = error.errors()[0] if error.errors() else {}
+                location = [str(part) for part in first.get("loc", ())[1:]]
+                message = str(first.get("msg", "invalid request"))
+                target = ".".join(location) or None
+                return odata_error_response(ODataError(422, "BadRequest", message, target))
             except psycopg.DataError as error:
-                message = (
-                    f"a value in the request is out of range for the warehouse: {error.diag.message_primary}"
-                )
+                reason = error.diag.message_primary or str(error).strip() or type(error).__name__
+                message = f"a value in the request is out of range for the warehouse: {reason}"
                 return odata_error_response(ODataError(400, "InvalidValue", message, "$filter"))
 
         return odata_handler
 
+
+ODATA_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "target": {"type": "string"},
+            },
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+
+
+def _odata_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "An invalid $filter, $select, $orderby, $top or $skip (`target` names it)",
+        401: "Missing, unknown, revoked or expired API key",
+        404: "No such entity set",
+        422: "A parameter is invalid, e.g. holds a control character (`target` names it)",
+        429: "The key's rate limit is used; wait `Retry-After` seconds",
+        503: "The warehouse is unavailable; retry later",
+    }
+    return {
+        status: {
+            "description": descriptions[status],
+            "content": {"application/json": {"schema": ODATA_ERROR}},
+        }
+        for status in statuses
+    }
+
+
+FEED_ERRORS = _odata_errors(400, 401, 404, 422, 429, 503)
+# The entity set segment: checked by `_entity_set` (404 naming the sets); the schema lists them.
+EntitySetPath = Path(
+    max_length=64, pattern=r"^[A-Za-z0-9_()',\-]+$", json_schema_extra={"enum": list(ENTITY_SETS)}
+)
 
 router = APIRouter(prefix="/odata", tags=["OData v4 feed"], route_class=ODataRoute)
 
@@ -73,12 +123,28 @@ def _json(payload: Any, status_code: int = 200, headers: dict[str, str] | None =
     )
 
 
-@router.get("/", name="odata_service_document", summary="Service document: the entity sets")
+@router.get(
+    "/",
+    name="odata_service_document",
+    summary="Service document: the entity sets",
+    responses=_odata_errors(401, 422, 429, 503),
+)
 def get_service_document(request: Request, identity: ApiIdentity = Depends(require_api_key)) -> Response:
     return _json(service_document(service_root(request)))
 
 
-@router.get("/$metadata", summary="CSDL XML: entity types, keys and Edm types (no key needed)")
+@router.get(
+    "/$metadata",
+    summary="CSDL XML: entity types, keys and Edm types (no key needed)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The CSDL document",
+            "content": {XML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        **_odata_errors(422),
+    },
+)
 def get_metadata() -> Response:
     # The schema is the same for every organization and holds no rows. Clients fetch it from the
     # service root without the query string, so a key given as `?api_key=` on a feed URL never reaches it.
@@ -118,10 +184,14 @@ def _context(request: Request, query: CollectionQuery) -> str:
     return f"{service_root(request)}$metadata#{query.entity_set.name}{selected}"
 
 
-@router.get("/{entity_set_name}", summary="An entity set: $filter, $select, $orderby, $top, $skip, $count")
+@router.get(
+    "/{entity_set_name}",
+    summary="An entity set: $filter, $select, $orderby, $top, $skip, $count",
+    responses=FEED_ERRORS,
+)
 def get_collection(
-    entity_set_name: str,
     request: Request,
+    entity_set_name: str = EntitySetPath,
     identity: ApiIdentity = Depends(require_api_key),
     services: ApiServices = Depends(get_services),
 ) -> Response:
@@ -149,10 +219,18 @@ def get_collection(
     return _json(payload, headers=headers)
 
 
-@router.get("/{entity_set_name}/$count", summary="The number of rows matching $filter, as text")
+@router.get(
+    "/{entity_set_name}/$count",
+    summary="The number of rows matching $filter, as text",
+    response_class=Response,
+    responses={
+        200: {"description": "The count", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        **FEED_ERRORS,
+    },
+)
 def get_count(
-    entity_set_name: str,
     request: Request,
+    entity_set_name: str = EntitySetPath,
     identity: ApiIdentity = Depends(require_api_key),
     services: ApiServices = Depends(get_services),
 ) -> Response:

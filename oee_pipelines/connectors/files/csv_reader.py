@@ -9,7 +9,9 @@ when a quoted value spans several lines.
 from __future__ import annotations
 
 import csv
-import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,9 +22,19 @@ from oee_pipelines.connectors.files import encodings
 from oee_pipelines.connectors.files.errors import UnreadableFileError
 from oee_pipelines.connectors.files.sheets import build_sheet, header_names
 from oee_pipelines.domain.imports import RowError, TextSheet
+from oee_pipelines.domain.imports.model import FIRST_DATA_ROW
 
 DELIMITERS = (",", ";", "\t")
 SNIFF_CHARS = 64 * 1024
+# Files above this size are parsed from the disk when they are UTF-8 (see `read_csv_file`).
+STREAM_FROM_BYTES = 1024 * 1024
+# Files above this size can be validated a slice of rows at a time (`read_csv_file_in_slices`), each
+# slice about this many bytes of the file.
+SLICED_FROM_BYTES = 16 * 1024 * 1024
+SLICE_BYTES = 8 * 1024 * 1024
+# Arrow's default block, as `read_csv` reads a whole file with: a record longer than a block is
+# refused alike either way.
+READ_BLOCK_BYTES = 1024 * 1024
 # Share of control characters (other than tab, CR, LF) above which the content is not text.
 BINARY_CONTROL_SHARE = 0.01
 ERROR_TEXT_CHARS = 200
@@ -34,6 +46,7 @@ _BINARY_SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_csv(data: bytes, file_name: str, encoding: str | None = None) -> TextSheet:
@@ -42,17 +55,142 @@ def read_csv(data: bytes, file_name: str, encoding: str | None = None) -> TextSh
     `encoding`: the file's encoding as the user names it; None detects it (and refuses when unsure).
     """
     utf8, encoding = _as_utf8(data, file_name, encoding)
-    if not utf8.endswith(b"\n"):
-        # The parser needs the header line terminated, or a header-only file reads as "too short".
-        utf8 += b"\n"
-    header_line = utf8[: utf8.find(b"\n")] if b"\n" in utf8 else utf8
-    header_text = header_line.decode("utf-8").rstrip("\r")
+    header_text = _first_line(utf8).decode("utf-8").rstrip("\r")
+    return _sheet(pa.BufferReader(pa.py_buffer(utf8)), header_text, file_name, encoding)
+
+
+def read_csv_file(path: Path, file_name: str, encoding: str | None = None) -> TextSheet:
+    """`read_csv` of a file on disk. A large UTF-8 file is parsed straight from the disk, so its bytes
+    are not held in memory beside the cells read from them; anything else is read whole."""
+    if path.stat().st_size <= STREAM_FROM_BYTES:
+        return read_csv(path.read_bytes(), file_name, encoding)
+    header_text = _streamable_header(path, file_name, encoding)
+    if header_text is None:
+        return read_csv(path.read_bytes(), file_name, encoding)
+    with pa.input_stream(str(path)) as stream:  # Arrow skips a UTF-8 byte-order mark itself
+        return _sheet(stream, header_text, file_name, "utf-8")
+
+
+def read_csv_file_in_slices(
+    path: Path,
+    file_name: str,
+    encoding: str | None = None,
+    *,
+    from_bytes: int = SLICED_FROM_BYTES,
+    slice_bytes: int = SLICE_BYTES,
+) -> Iterator[TextSheet] | None:
+    """The rows of a large UTF-8 CSV file as TextSheets of about `slice_bytes` each, read one at a
+    time, so only one slice's cells are in memory; None for a file under `from_bytes` or one that
+    must be read whole (another encoding, no final newline): read it with `read_csv_file`.
+
+    Each slice's `read_errors` are the rows found unreadable since the previous slice (they may lie
+    beyond it). There is at least one slice, empty for a file of only a header. A file that turns
+    out unreadable part way raises `UnreadableFileError` while it is iterated."""
+    size = path.stat().st_size
+    if not size or size <= from_bytes:
+        return None
+    header_text = _streamable_header(path, file_name, encoding)
+    if header_text is None:
+        return None
     delimiter = _detect_delimiter(header_text)
     header = next(csv.reader([header_text], delimiter=delimiter), [])
     names, positions = header_names(header)
     if not names:
         raise UnreadableFileError(file_name, "the first row holds no column names")
-    table, skipped = _parse(utf8, len(header), delimiter, file_name)
+    details = {"format": "csv", "encoding": "utf-8", "delimiter": delimiter}
+    return _sheet_slices(path, file_name, len(header), delimiter, names, positions, slice_bytes, details)
+
+
+def _next_slice(batches: Iterator[pa.RecordBatch], blocks: int) -> pa.Table | None:
+    """The next `blocks` batches as one table; None at the end."""
+    taken = [batch for _, batch in zip(range(blocks), batches, strict=False)]
+    return pa.Table.from_batches(taken) if taken else None
+
+
+def _streamable_header(path: Path, file_name: str, encoding: str | None) -> str | None:
+    """The header line of a UTF-8 file that Arrow can parse from the disk; None when it cannot."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_CHARS)
+        handle.seek(-1, os.SEEK_END)
+        ends_with_newline = handle.read(1) == b"\n"
+    streamable = (
+        ends_with_newline and not encodings.is_wide(encoding) and encodings.is_utf8_file(path, encoding)
+    )
+    if not streamable:
+        return None
+    _refuse_binary(head, file_name)
+    _checked_text(head.decode("utf-8", errors="ignore"), file_name)
+    header = head[len(_UTF8_BOM) :] if head.startswith(_UTF8_BOM) else head
+    if b"\n" not in header:  # bytes, not a memoryview: `in` on a memoryview compares single bytes
+        return None  # a header longer than the sniffed part
+    return _first_line(memoryview(header)).decode("utf-8").rstrip("\r")
+
+
+def _sheet_slices(
+    path: Path,
+    file_name: str,
+    width: int,
+    delimiter: str,
+    names: list[str],
+    positions: list[int],
+    slice_bytes: int,
+    details: dict[str, str],
+) -> Iterator[TextSheet]:
+    skipped: list[RowError] = []
+    handed_on = 0
+    skipped_rows = np.empty(0, dtype=np.int64)
+    next_row = FIRST_DATA_ROW
+    slices = 0
+    read_options, parse_options, convert_options = _csv_options(width, delimiter, skipped)
+    # Arrow reads up to 32 blocks ahead of the parser: blocks smaller than a slice bound that, and a
+    # slice gathers several of them.
+    read_options.block_size = min(READ_BLOCK_BYTES, slice_bytes)
+    blocks_per_slice = max(1, slice_bytes // read_options.block_size)
+    with pa.input_stream(str(path)) as stream:  # Arrow skips a UTF-8 byte-order mark itself
+        try:
+            reader = pa_csv.open_csv(
+                stream,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+            batches = iter(reader)
+            while True:
+                batch = _next_slice(batches, blocks_per_slice)
+                # Rows refused so far include every one before this batch's end (the parser may
+                # have read ahead), so the batch's rows are the next ones not refused.
+                found, handed_on = skipped[handed_on:], len(skipped)
+                skipped_rows = np.union1d(skipped_rows, [error.row for error in found])
+                if batch is None:
+                    break
+                later_refused = skipped_rows[skipped_rows >= next_row]
+                candidates = np.arange(next_row, next_row + batch.num_rows + len(later_refused))
+                numbers = candidates[~np.isin(candidates, later_refused)][: batch.num_rows]
+                next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
+                table = batch.select(positions).rename_columns(names).combine_chunks()
+                frame = table.to_pandas(types_mapper=_text_types)
+                slices += 1
+                yield build_sheet(frame, numbers, file_name, read_errors=found, details=details)
+                # The slice just validated is garbage now: hand its memory back before the next.
+                del table, frame
+                pa.default_memory_pool().release_unused()
+        except pa.ArrowInvalid as exc:
+            raise UnreadableFileError(file_name, f"not a readable CSV file: {exc}") from None
+    if found or not slices:
+        empty = pa.table([pa.array([], pa.large_string()) for _ in names], names=names)
+        frame = empty.to_pandas(types_mapper=_text_types)
+        yield build_sheet(frame, np.empty(0, dtype=np.int64), file_name, read_errors=found, details=details)
+
+
+def _sheet(content: pa.NativeFile, header_text: str, file_name: str, encoding: str) -> TextSheet:
+    delimiter = _detect_delimiter(header_text)
+    header = next(csv.reader([header_text], delimiter=delimiter), [])
+    names, positions = header_names(header)
+    if not names:
+        raise UnreadableFileError(file_name, "the first row holds no column names")
+    table, skipped = _parse(content, len(header), delimiter, file_name)
+    # The parser's scratch blocks are free now; hand them back before validation allocates its own.
+    pa.default_memory_pool().release_unused()
     frame = table.select(positions).rename_columns(names).to_pandas(types_mapper=_text_types)
     return build_sheet(
         frame,
@@ -63,14 +201,35 @@ def read_csv(data: bytes, file_name: str, encoding: str | None = None) -> TextSh
     )
 
 
-def _as_utf8(data: bytes, file_name: str, encoding: str | None) -> tuple[bytes, str]:
-    """The content as UTF-8 without a BOM, and the encoding it was read as."""
-    if not data.strip():
+def _as_utf8(data: bytes, file_name: str, encoding: str | None) -> tuple[memoryview, str]:
+    """The content as UTF-8 without a BOM, ending with a newline, and the encoding it was read as.
+
+    UTF-8 content (the common case) is checked in chunks and handed on without a copy, so a large
+    upload is not held three times over (bytes, text, bytes again) while it is parsed."""
+    if not data or data.isspace():
         raise UnreadableFileError(file_name, "the file is empty")
     if not data.startswith(_UTF16_BOMS) and not encodings.is_wide(encoding):
         _refuse_binary(data, file_name)
-    text, used = encodings.decode(data, file_name, encoding)
-    return _checked_text(text, file_name).encode("utf-8"), used
+    if encodings.is_utf8(data, encoding):
+        _checked_text(data[:SNIFF_CHARS].decode("utf-8", errors="ignore"), file_name)
+        content = memoryview(data)[len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0 :]
+        used = "utf-8"
+    else:
+        text, used = encodings.decode(data, file_name, encoding)
+        content = memoryview(_checked_text(text, file_name).encode("utf-8"))
+    if content[-1:] != b"\n":
+        # The parser needs the header line terminated, or a header-only file reads as "too short".
+        content = memoryview(bytes(content) + b"\n")
+    return content, used
+
+
+def _first_line(content: memoryview) -> bytes:
+    """The bytes before the first newline (all of them without one), read a block at a time."""
+    for start in range(0, len(content), SNIFF_CHARS):
+        end = bytes(content[start : start + SNIFF_CHARS]).find(b"\n")
+        if end >= 0:
+            return bytes(content[: start + end])
+    return bytes(content)
 
 
 def _refuse_binary(data: bytes, file_name: str) -> None:
@@ -96,8 +255,27 @@ def _detect_delimiter(header_text: str) -> str:
     return best if counts[best] else ","
 
 
-def _parse(utf8: bytes, width: int, delimiter: str, file_name: str) -> tuple[pa.Table, list[RowError]]:
+def _parse(
+    content: pa.NativeFile, width: int, delimiter: str, file_name: str
+) -> tuple[pa.Table, list[RowError]]:
     skipped: list[RowError] = []
+    read_options, parse_options, convert_options = _csv_options(width, delimiter, skipped)
+    try:
+        table = pa_csv.read_csv(
+            content,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except pa.ArrowInvalid as exc:
+        raise UnreadableFileError(file_name, f"not a readable CSV file: {exc}") from None
+    return table, skipped
+
+
+def _csv_options(
+    width: int, delimiter: str, skipped: list[RowError]
+) -> tuple[pa_csv.ReadOptions, pa_csv.ParseOptions, pa_csv.ConvertOptions]:
+    """Every cell as text; a row with the wrong number of fields is skipped and added to `skipped`."""
 
     def refuse_row(row: pa_csv.InvalidRow) -> str:
         hint = ""
@@ -117,26 +295,22 @@ def _parse(utf8: bytes, width: int, delimiter: str, file_name: str) -> tuple[pa.
         return "skip"
 
     column_names = [f"column_{index}" for index in range(width)]
-    try:
-        table = pa_csv.read_csv(
-            io.BytesIO(utf8),
-            # Single-threaded, so each refused row comes with its number.
-            read_options=pa_csv.ReadOptions(column_names=column_names, skip_rows=1, use_threads=False),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=refuse_row,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in column_names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise UnreadableFileError(file_name, f"not a readable CSV file: {exc}") from None
-    return table, skipped
+    return (
+        # Single-threaded, so each refused row comes with its number.
+        pa_csv.ReadOptions(column_names=column_names, skip_rows=1, use_threads=False),
+        pa_csv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=refuse_row,
+        ),
+        pa_csv.ConvertOptions(
+            # large_string is what pandas' Arrow-backed strings hold: no cast (and copy) later.
+            column_types={name: pa.large_string() for name in column_names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def _kept_row_numbers(kept_rows: int, skipped: list[RowError]) -> np.ndarray:
@@ -146,4 +320,4 @@ def _kept_row_numbers(kept_rows: int, skipped: list[RowError]) -> np.ndarray:
 
 
 def _text_types(arrow_type: pa.DataType) -> pd.StringDtype | None:
-    return pd.StringDtype("pyarrow") if arrow_type == pa.string() else None
+    return pd.StringDtype("pyarrow") if arrow_type in (pa.string(), pa.large_string()) else None

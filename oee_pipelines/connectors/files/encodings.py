@@ -15,6 +15,8 @@ import codecs
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
 
 from charset_normalizer import from_bytes
 
@@ -30,6 +32,7 @@ _WORD_CHARS = 24
 _HIGH_BYTE_LINE = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_UTF8_CHECK_BYTES = 1024 * 1024
 # What spreadsheets and Windows tools write; charset-normalizer also proposes Mac and DOS code pages,
 # which would read a Windows-1252 file as different, wrong letters.
 _FILE_ENCODINGS = (
@@ -85,6 +88,44 @@ def decode(data: bytes, file_name: str, encoding: str | None = None) -> tuple[st
         pass
     detected = _detect(data, file_name)
     return _strict(data, detected, file_name), detected
+
+
+def is_utf8(data: bytes, encoding: str | None = None) -> bool:
+    """Whether `decode` would read `data` as UTF-8 (named so, or detected), checked without building
+    the whole text: a large file is validated chunk by chunk."""
+    view = memoryview(data)
+    chunks = (view[start : start + _UTF8_CHECK_BYTES] for start in range(0, len(view), _UTF8_CHECK_BYTES))
+    return _may_be_utf8(data[:2], encoding) and _valid_utf8(chunks)
+
+
+def is_utf8_file(path: Path, encoding: str | None = None) -> bool:
+    """`is_utf8` for a file on disk, read a chunk at a time."""
+    with path.open("rb") as handle:
+        if not _may_be_utf8(handle.read(2), encoding):
+            return False
+        handle.seek(0)
+        return _valid_utf8(iter(lambda: handle.read(_UTF8_CHECK_BYTES), b""))
+
+
+def _may_be_utf8(head: bytes, encoding: str | None) -> bool:
+    """UTF-8 unless another encoding is named, or (none named) a UTF-16 byte-order mark says so."""
+    if encoding is None:
+        return not head.startswith(_UTF16_BOMS)
+    try:
+        return canonical(encoding) == "utf-8"
+    except LookupError:
+        return False
+
+
+def _valid_utf8(chunks: Iterable[bytes | memoryview]) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for chunk in chunks:
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def is_wide(encoding: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oee_pipelines.connectors.files.csv_reader import read_csv
+from oee_pipelines.connectors.files.csv_reader import read_csv, read_csv_file
 from oee_pipelines.connectors.files.errors import UnreadableFileError
 from oee_pipelines.connectors.files.names import safe_file_name
 from oee_pipelines.connectors.files.xlsx_reader import read_xlsx
@@ -26,8 +26,11 @@ def read_import_file(
             raise ValueError("file_name is required when reading bytes")
         file_name = source.name
     name = safe_file_name(file_name)
-    data = _read_bytes(source, name) if isinstance(source, Path) else source
     suffix = Path(name).suffix.lower()
+    if suffix in CSV_SUFFIXES and isinstance(source, Path):
+        _check_size(source, name)
+        return read_csv_file(source, name, encoding)
+    data = _read_bytes(source, name) if isinstance(source, Path) else source
     if suffix in CSV_SUFFIXES:
         return read_csv(data, name, encoding)
     if suffix in XLSX_SUFFIXES:
@@ -41,10 +44,14 @@ def read_import_file(
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
+    _check_size(path, name)
+    return path.read_bytes()
+
+
+def _check_size(path: Path, name: str) -> None:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise UnreadableFileError(name, "no such file") from None
     if size > MAX_FILE_BYTES:
         raise UnreadableFileError(name, f"the file has {size:,} bytes, more than {MAX_FILE_BYTES:,}")
-    return path.read_bytes()

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from oee_pipelines.domain.imports import RowError, TextSheet
 
@@ -43,14 +44,23 @@ def build_sheet(
     frame = frame.astype(TEXT_DTYPE)
     blank = np.ones(len(frame), dtype=bool)
     for position in range(frame.shape[1]):
-        column = frame.iloc[:, position]
-        blank &= (column.isna() | (column.str.strip() == "")).fillna(True).to_numpy(dtype=bool)
+        blank &= _blank_cells(frame.iloc[:, position])
     kept = ~blank
+    # Filtering copies every column: a file without blank rows (the usual case) is kept as read.
+    if blank.any():
+        frame = frame[kept].reset_index(drop=True)
     return TextSheet(
-        frame=frame[kept].reset_index(drop=True),
+        frame=frame,
         row_numbers=np.asarray(row_numbers, dtype=np.int64)[kept],
         file_name=file_name,
         read_errors=tuple(read_errors),
         excel_epoch=excel_epoch,
         details=dict(details or {}),
     )
+
+
+def _blank_cells(column: pd.Series) -> np.ndarray:
+    """Cells missing, empty or only blanks, with Arrow compute (no stripped copy of the column)."""
+    cells = column.array.__arrow_array__()
+    blank = pc.or_kleene(pc.equal(cells, ""), pc.utf8_is_space(cells))
+    return np.asarray(pc.fill_null(blank, True).to_numpy(zero_copy_only=False), dtype=bool)

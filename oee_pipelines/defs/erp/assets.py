@@ -12,6 +12,7 @@ from oee_pipelines.defs.mes.results import sync_check_spec, sync_result
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.mes_erp import erp as erp_service
+from oee_pipelines.services.source_systems import ERP
 
 
 @dg.asset(
@@ -19,8 +20,7 @@ from oee_pipelines.services.mes_erp import erp as erp_service
     group_name="erp",
     kinds={"postgres"},
     deps=["organizations"],
-    pool="erp",
-    op_tags={"oee/source_system": "erp"},
+    pool=ERP,
     check_specs=[sync_check_spec("erp_materials")],
     description="The ERP material master (table `materials`), upserted on material number.",
 )
@@ -37,8 +37,7 @@ def erp_materials(
     group_name="erp",
     kinds={"postgres"},
     deps=["production_lines"],
-    pool="erp",
-    op_tags={"oee/source_system": "erp"},
+    pool=ERP,
     check_specs=[sync_check_spec("labor_costs")],
     description="Labour hours and cost per line, cost centre and day from the ERP (the window's days).",
 )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from oee_pipelines.services.mes_erp.run_requests import ERP_MATERIALS_SYNC_JOB
+from oee_pipelines.services.source_systems import ERP, source_system_tags
 
 erp_materials_sync_job = dg.define_asset_job(
     ERP_MATERIALS_SYNC_JOB,
     selection=dg.AssetSelection.assets("erp_materials"),
+    tags=source_system_tags(ERP),
     description="Sync the material master from the ERP.",
 )

@@ -18,7 +18,7 @@ import pyarrow as pa
 from oee_pipelines.defs.exports.automation import publish_after_upstream_rebuilt
 from oee_pipelines.defs.metadata import preview_markdown, table_schema
 from oee_pipelines.defs.monitoring.freshness import publish_deadline_checks, publish_deadline_policy
-from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.exports.daily import (
     PUBLISHED_TABLES,
@@ -97,7 +97,7 @@ def _export_asset(published: PublishedTable) -> dg.AssetsDefinition:
         key=export_asset_key(published),
         group_name=EXPORTS_GROUP,
         partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=daily_backfill_policy(),  # the same days per run as the chain it publishes
         deps=[dg.AssetKey(UPSTREAM_ASSETS[published.name])],
         automation_condition=publish_after_upstream_rebuilt(),
         freshness_policy=publish_deadline_policy,

@@ -12,6 +12,7 @@ import dagster as dg
 
 from oee_pipelines.defs.exports.assets import EXPORTS_GROUP
 from oee_pipelines.defs.oee.jobs import OEE_CHAIN
+from oee_pipelines.services.source_systems import MES, source_system_tags
 
 DAILY_FINALIZE_CRON = "0 2 * * *"
 # A quarter past, so the hour's IoT batches and historian polls have landed.
@@ -24,6 +25,8 @@ published_files_job = dg.define_asset_job(
 publish_day_job = dg.define_asset_job(
     "publish_day_job",
     selection=dg.AssetSelection.assets(*OEE_CHAIN) | dg.AssetSelection.groups(EXPORTS_GROUP),
+    # The chain's `operator_shifts` reads the MES: the run queues under the MES's run limit.
+    tags=source_system_tags(MES),
     description="The OEE chain of one day, then its published files.",
 )
 

@@ -1,10 +1,10 @@
 """`historian_points`: PI / AVEVA points of each UTC day in the lake, backfilled a range per run.
 
-A ranged backfill is one run (`BackfillPolicy.single_run()`) that walks the days. Each day that
-lands is reported as its own partition materialization as soon as it is written; a day that fails
-is named with its reason and the run fails after the other days, so the UI shows the good days
-materialized and the bad one failed, and re-running that day completes it. A step retry skips the
-days this run already materialized.
+A ranged backfill is one run per `OEE_BACKFILL_DAYS_PER_RUN` days (`partitions.daily_backfill_policy`,
+default 7); each run walks its days. Each day that lands is reported as its own partition
+materialization as soon as it is written; a day that fails is named with its reason and the run
+fails after the other days, so the UI shows the good days materialized and the bad one failed, and
+re-running that day completes it. A step retry skips the days this run already materialized.
 """
 
 from collections.abc import Iterator
@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from oee_pipelines.defs.metadata import preview_markdown, table_schema
-from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
 from oee_pipelines.resources.historian import HistorianResource
 from oee_pipelines.resources.lake import LakeResource
@@ -25,8 +25,9 @@ from oee_pipelines.services.historian.backfill import (
     failed_days_message,
 )
 from oee_pipelines.services.historian.run_tags import BackfillRequest
+from oee_pipelines.services.source_systems import HISTORIAN
 
-HISTORIAN_POOL = "historian"
+HISTORIAN_POOL = HISTORIAN
 # The connector already retried each request; a step retry covers a historian that is down for longer.
 HISTORIAN_RETRY = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -36,7 +37,7 @@ HISTORIAN_RETRY = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPO
     group_name="historian",
     kinds={"parquet"},
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=daily_backfill_policy(),
     pool=HISTORIAN_POOL,
     retry_policy=HISTORIAN_RETRY,
     output_required=False,

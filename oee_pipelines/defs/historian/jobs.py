@@ -6,10 +6,13 @@ Ranged backfills of more than one day are launched from the asset graph, the CLI
 
 import dagster as dg
 
+from oee_pipelines.services.source_systems import HISTORIAN, source_system_tags
+
 HISTORIAN_BACKFILL_JOB = "historian_backfill_job"
 
 historian_backfill_job = dg.define_asset_job(
     HISTORIAN_BACKFILL_JOB,
     selection=dg.AssetSelection.assets("historian_points"),
+    tags=source_system_tags(HISTORIAN),
     description="Fetch every mapped PI / AVEVA tag for a range of UTC days into the lake.",
 )

@@ -79,7 +79,7 @@ def imported_files(
                 check_name=FILE_ACCEPTED_CHECK,
                 passed=outcome.status == "SUCCESS",
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"errors": len(outcome.errors)},
+                metadata={"errors": outcome.total_errors},
             )
         ],
     )
@@ -113,7 +113,9 @@ def _outcome_metadata(outcome: ImportOutcome, moved_to: str) -> dict[str, object
         "affected_days": [day.isoformat() for day in outcome.affected_days],
         "moved_to": dg.MetadataValue.path(moved_to),
         "errors": dg.MetadataValue.json(errors),
-        "errors_total": len(outcome.errors),
+        "errors_total": outcome.total_errors,
+        "bad_rows": outcome.total_bad_rows,
+        "error_counts": dg.MetadataValue.json(outcome.error_counts),
         "duplicate_of_job": outcome.duplicate_of_job or 0,
     }
 

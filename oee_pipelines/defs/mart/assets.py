@@ -13,7 +13,7 @@ from psycopg import sql
 from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.defs.oee.assets import oee_figures
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
-from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.oee.inputs import numbers_as_floats
@@ -52,7 +52,7 @@ def refresh_day(warehouse: WarehouseResource, columns: list[str], start: object,
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=daily_backfill_policy(),
     group_name="oee",
     kinds={"postgres"},
     deps=["oee_snapshots", "oee_downtime_events", "shift_reports"],

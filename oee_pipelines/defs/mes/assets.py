@@ -19,6 +19,7 @@ from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.mes_erp import mes as mes_service
 from oee_pipelines.services.mes_erp.run_requests import PUSHBACK_OPERATION
 from oee_pipelines.services.mes_erp.sync import Landed
+from oee_pipelines.services.source_systems import MES
 
 RECIPES, WORK_ORDERS, SCHEDULES = "recipes", "work_orders", "mes_production_schedules"
 # Each asset's table in the service.
@@ -62,8 +63,7 @@ TIME_COLUMNS = {WORK_ORDERS: "planned_start", SCHEDULES: "planned_start"}
     ],
     check_specs=[sync_check_spec(name) for name in (RECIPES, WORK_ORDERS, SCHEDULES)],
     can_subset=True,
-    pool="mes",
-    op_tags={"oee/source_system": "mes"},
+    pool=MES,
 )
 def mes_sync(
     context: dg.AssetExecutionContext, config: MesSyncConfig, mes: MESResource, warehouse: WarehouseResource
@@ -97,8 +97,7 @@ def mes_sync(
     group_name="mes",
     kinds={"postgres"},
     deps=[WORK_ORDERS],
-    pool="mes",
-    op_tags={"oee/source_system": "mes"},
+    pool=MES,
     check_specs=[sync_check_spec(PUSHBACK_OPERATION)],
     description="Completed work orders' status and good quantity sent back to the MES; only what "
     "differs from the last push is sent, so a second run sends nothing new.",

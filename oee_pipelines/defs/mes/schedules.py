@@ -15,6 +15,7 @@ import dagster as dg
 from oee_pipelines.config.connectors import ConnectorsConfig, SyncConfig
 from oee_pipelines.defs.mes.jobs import mes_erp_sync_job
 from oee_pipelines.services.mes_erp.run_requests import PUSHBACK_OPERATION
+from oee_pipelines.services.source_systems import ERP, MES, source_system_tags
 from oee_pipelines.settings import Settings
 
 SYNC_SCHEDULE = "mes_erp_sync_schedule"
@@ -44,6 +45,8 @@ def build_sync_schedule(sources: ConnectorsConfig) -> dg.ScheduleDefinition:
         job = dg.define_asset_job(
             SCHEDULED_SYNC_JOB,
             selection=selection,
+            # queued under the MES's limit when it syncs the MES, else under the ERP's
+            tags=source_system_tags(MES if "mes" in groups else ERP),
             description=f"The scheduled sync of what the configuration switches on: {', '.join(groups)}.",
         )
     synced = " and ".join(section.upper() for section in groups) or "nothing (no enabled MES or ERP)"

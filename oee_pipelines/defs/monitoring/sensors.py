@@ -13,6 +13,8 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from oee_pipelines.services.source_systems import SOURCE_SYSTEM_TAG
+
 WEBHOOK_URL_ENV = "OEE_ALERT_WEBHOOK_URL"
 WEBSERVER_URL_ENV = "OEE_DAGSTER_WEBSERVER_URL"
 ALERT_TAG = "oee/failure_alert"
@@ -38,7 +40,7 @@ def failure_alert(context: dg.RunFailureSensorContext) -> dict[str, Any]:
         "run_id": run.run_id,
         "job_name": run.job_name,
         "partition": partition,
-        "source_system": run.tags.get("oee/source_system"),
+        "source_system": run.tags.get(SOURCE_SYSTEM_TAG),
         "failed_steps": failed_steps,
         "run_message": context.failure_event.message,
         "run_url": f"{webserver.rstrip('/')}/runs/{run.run_id}" if webserver else None,

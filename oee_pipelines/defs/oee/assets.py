@@ -23,7 +23,7 @@ from psycopg import sql
 
 from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
-from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.alerts import PERFORMANCE_ABOVE_LIMIT, UNKNOWN_REASON_CODE, UNKNOWN_TIME
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.downtime import DOWNTIME_EVENT_COLUMNS, downtime_events
@@ -51,12 +51,13 @@ from oee_pipelines.services.oee.inputs import (
     replace_alerts,
     reported_downtime,
 )
+from oee_pipelines.services.source_systems import MES
 from oee_pipelines.storage.lake import Lake
 
 OEE_GROUP = "oee"
 DAILY = {
     "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": daily_backfill_policy(),
     "group_name": OEE_GROUP,
 }
 
@@ -65,7 +66,7 @@ DAILY = {
     **DAILY,
     kinds={"postgres"},
     deps=["production_lines", "shifts"],
-    op_tags={"oee/source_system": "mes"},
+    pool=MES,  # the MES is read in this step only: it holds the MES pool, not the whole chain
     description="Who ran each line on the shifts overlapping the day (and the operator roster), from "
     "the MES's operator assignments. No MES configured (a spreadsheet-only plant): nothing is read "
     "or written and the OEE chain runs without operator context.",

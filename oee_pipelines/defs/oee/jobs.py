@@ -4,11 +4,14 @@ Its 02:00 UTC run is `publish_yesterday_daily` (defs/exports/schedules.py), whic
 and publishes the files in the same run.
 
 Ranged backfills (`dagster asset materialize --partition-range` or the asset graph's backfill dialog)
-run as one run per range (BackfillPolicy.single_run); a job page cannot launch a range (#17665).
+run as one run per `OEE_BACKFILL_DAYS_PER_RUN` days (`partitions.daily_backfill_policy`); a job page
+cannot launch a range (#17665).
 Late data between runs is handled by `automation.rebuild_on_late_data` on each asset.
 """
 
 import dagster as dg
+
+from oee_pipelines.services.source_systems import MES, source_system_tags
 
 OEE_DAILY_JOB = "oee_daily_job"
 OEE_CHAIN = (
@@ -23,5 +26,7 @@ OEE_CHAIN = (
 oee_daily_job = dg.define_asset_job(
     OEE_DAILY_JOB,
     selection=dg.AssetSelection.assets(*OEE_CHAIN),
+    # `operator_shifts` reads the MES: the run queues under the MES's run limit.
+    tags=source_system_tags(MES),
     description="Enriched telemetry -> downtime -> OEE snapshots -> shift reports -> data mart, per UTC day.",
 )

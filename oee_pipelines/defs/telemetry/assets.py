@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
-from oee_pipelines.defs.partitions import daily_partitions, partition_days
+from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.alerts import DUPLICATE, GAP, LOW_COMPLETENESS, OUT_OF_RANGE, concat_alerts
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.enrichment import enrich_telemetry
@@ -55,7 +55,7 @@ class EnrichedDay:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=daily_backfill_policy(),
     deps=[*UPSTREAM_TELEMETRY, dg.AssetKey("operator_shifts")],
     automation_condition=rebuild_on_late_data(),
     group_name="oee",

@@ -3,11 +3,14 @@ downtime, schedules).
 
 Pure functions on a `TextSheet` (every cell as the user wrote it): each collects every problem
 with the row the user sees (header = row 1), and returns the rows ready to land. All or nothing by
-default; `quarantine_invalid=True` lands the valid rows and hands back the rejected ones.
+default; `quarantine_invalid=True` lands the valid rows and hands back the rejected ones. The report
+lists the first `engine.MAX_REPORTED_ERRORS` problems and counts every one by kind, so a file with
+millions of bad rows gives a report of bounded size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -35,6 +38,7 @@ __all__ = [
     "DOWNTIME_COLUMNS",
     "IMPORT_KINDS",
     "SCHEDULE_COLUMNS",
+    "SLICED_KINDS",
     "SPECS",
     "TELEMETRY_KINDS",
     "ImportKind",
@@ -45,6 +49,7 @@ __all__ = [
     "TextSheet",
     "validate_downtime",
     "validate_import",
+    "validate_import_in_slices",
     "validate_schedule",
     "validate_sensor_log",
 ]
@@ -56,6 +61,8 @@ SPECS: dict[ImportKind, ImportSpec[Any]] = {
     "downtime": DOWNTIME,
     "schedule": SCHEDULE,
 }
+# The kinds a large file of which can be validated a slice of rows at a time.
+SLICED_KINDS: tuple[ImportKind, ...] = tuple(kind for kind, spec in SPECS.items() if spec.row_local)
 
 
 def validate_sensor_log(
@@ -110,6 +117,7 @@ def validate_import(
     *,
     existing_keys: pd.DataFrame | None = None,
     quarantine_invalid: bool = False,
+    land_valid_rows: bool = False,
     ingest_run_id: str | None = None,
 ) -> ImportResult[Any]:
     """The validator for `kind`, for callers that pick the kind at run time (e.g. a file sensor)."""
@@ -121,5 +129,32 @@ def validate_import(
         reference,
         existing_keys=existing_keys,
         quarantine_invalid=quarantine_invalid,
+        land_valid_rows=land_valid_rows,
         ingest_run_id=ingest_run_id,
+    )
+
+
+def validate_import_in_slices(
+    kind: ImportKind,
+    slices: Iterable[TextSheet],
+    reference: ImportReference,
+    *,
+    existing_keys: pd.DataFrame | None = None,
+    ingest_run_id: str | None = None,
+    on_valid_rows: Callable[[Any], None] | None = None,
+    keep_valid_rows: bool = False,
+) -> ImportResult[Any]:
+    """The report `validate_import` gives for the file these slices make up, holding one slice at a
+    time; only for kinds in `SLICED_KINDS` (their rows are checked one by one). Nothing lands unless
+    `keep_valid_rows` and the file has no problem (see `engine.validate_in_slices`)."""
+    if kind not in SLICED_KINDS:
+        raise ValueError(f"{kind!r} files are validated whole (sliced: {', '.join(SLICED_KINDS)})")
+    return engine.validate_in_slices(
+        SPECS[kind],
+        slices,
+        reference,
+        existing_keys=existing_keys,
+        ingest_run_id=ingest_run_id,
+        on_valid_rows=on_valid_rows,
+        keep_valid_rows=keep_valid_rows,
     )

@@ -7,16 +7,22 @@ operations rather than row by row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from oee_pipelines.domain.imports.model import HEADER_ROW, RowError
 
 TEXT_DTYPE = "string[pyarrow]"
+PARSE_SLICE_ROWS = 100_000
 UTC_MICROS = "datetime64[us, UTC]"
+HEADER_CHECK, UNREADABLE_CHECK = -1, -2
 
 # A time of day followed by Z or a numeric offset: the writer said which zone they meant.
 _HAS_OFFSET = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
@@ -27,13 +33,76 @@ _EXCEL_SERIAL_MIN, _EXCEL_SERIAL_END = 61.0, 2958466.0
 TIMESTAMP_HINT = "expected a date and time such as 2025-10-05 14:30:00 or 2025-10-05T12:30:00Z"
 
 
+# A reason computed only for the entries a report shows (e.g. "duplicate of row 17"), so a file with
+# millions of bad rows does not build millions of strings.
+LazyReasons = Callable[[np.ndarray], list[str]]
+# Row numbers inside per-row reasons ("overlaps ... in row 17") do not make another kind of error.
+_ROW_NUMBER = r"\brow \d+"
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One check's problems: entries at sheet `positions` (-1: the header or an unreadable row)."""
+
+    positions: np.ndarray
+    rows: np.ndarray
+    column: str | None
+    cells: pd.Series | Sequence[str | None] | None  # the whole column (by position), or one per entry
+    reason: str | pd.Series | Sequence[str] | LazyReasons  # one for all, one per entry, or computed
+    kind: str | None  # what the report counts; None: the reason of each entry, row numbers masked
+    # Which `Problems.add` call found them, counting calls that found nothing (the header's: -1,
+    # unreadable rows: -2): the same check has the same number in every slice of a file.
+    check: int = 0
+
+    def values(self, entries: np.ndarray) -> list[str | None]:
+        if self.cells is None:
+            return [None] * len(entries)
+        if isinstance(self.cells, pd.Series):
+            return _texts(self.cells.iloc[self.positions[entries]])
+        return [self.cells[entry] for entry in entries]
+
+    def reasons(self, entries: np.ndarray) -> list[str]:
+        if isinstance(self.reason, str):
+            return [self.reason] * len(entries)
+        if callable(self.reason):
+            return self.reason(entries)
+        if isinstance(self.reason, pd.Series):
+            return [str(text) for text in self.reason.iloc[entries]]
+        return [self.reason[entry] for entry in entries]
+
+    def kind_counts(self) -> Counter[str]:
+        where = self.column or "row"
+        if self.kind is not None or isinstance(self.reason, str):
+            return Counter({f"{where}: {self.kind or self.reason}": len(self.positions)})
+        reasons = pd.Series(self.reasons(np.arange(len(self.positions))), dtype=TEXT_DTYPE)
+        counts = reasons.str.replace(_ROW_NUMBER, "row N", regex=True).value_counts(sort=False)
+        return Counter({f"{where}: {kind}": int(count) for kind, count in counts.items()})
+
+
+@dataclass(frozen=True)
+class ProblemSummary:
+    """A bounded view of a sheet's problems: the first `limit` in file order, and a count per kind."""
+
+    first: list[RowError]
+    counts_by_kind: dict[str, int]
+    total: int
+    # Each kind's first check (`_Found.check`), kinds in the order they were first found.
+    first_check: dict[str, int] = field(default_factory=dict)
+
+
 class Problems:
-    """Every problem found in one sheet, gathered column by column as boolean masks."""
+    """Every problem found in one sheet, gathered column by column as boolean masks.
+
+    Problems are kept as positions plus a reference to the column and the reason, so the text of
+    each is built only for the problems a report shows: memory grows with the rows, not with
+    strings per bad row.
+    """
 
     def __init__(self, row_numbers: np.ndarray, column_order: Sequence[str] = ()) -> None:
         self.row_numbers = np.asarray(row_numbers, dtype=np.int64)
         self._column_rank = {name: rank for rank, name in enumerate(column_order)}
-        self._parts: list[pd.DataFrame] = []
+        self._found: list[_Found] = []
+        self._checks = 0
         self.header_failed = False
 
     def add(
@@ -41,83 +110,119 @@ class Problems:
         mask: np.ndarray | pd.Series,
         column: str | None,
         raw: pd.Series | None,
-        reason: str | pd.Series,
+        reason: str | pd.Series | LazyReasons,
+        kind: str | None = None,
     ) -> None:
-        """Record `reason` for every row where `mask` holds; `raw` gives the cell text to quote."""
+        """Record `reason` for every row where `mask` holds; `raw` gives the cell text to quote.
+
+        `reason` is one text, a Series over the sheet's rows, or a function computing the reasons of
+        chosen entries (indexes into the rows where `mask` holds); give a `kind` with a function."""
+        self._checks += 1
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         if positions.size == 0:
             return
-        values = _texts(raw.iloc[positions]) if raw is not None else [None] * positions.size
-        reasons = reason if isinstance(reason, str) else _texts(reason.iloc[positions])
-        self._parts.append(
-            pd.DataFrame(
-                {
-                    "position": positions,
-                    "row": self.row_numbers[positions],
-                    "column": column,
-                    "value": values,
-                    "reason": reasons,
-                }
-            )
+        if callable(reason) and kind is None:
+            raise ValueError("a computed reason needs a kind to be counted by")
+        reasons = reason.iloc[positions].reset_index(drop=True) if isinstance(reason, pd.Series) else reason
+        self._found.append(
+            _Found(positions, self.row_numbers[positions], column, raw, reasons, kind, self._checks)
         )
 
     def add_header(self, column: str, reason: str, written: str | None = None) -> None:
         """A problem with the header makes every row unusable, so nothing from the file lands."""
         self.header_failed = True
-        self._parts.append(
-            pd.DataFrame(
-                {
-                    "position": [-1],
-                    "row": [HEADER_ROW],
-                    "column": [column],
-                    "value": [written],
-                    "reason": [reason],
-                }
-            )
+        self._found.append(
+            _Found(np.array([-1]), np.array([HEADER_ROW]), column, [written], reason, None, HEADER_CHECK)
         )
 
     def add_read_errors(self, errors: Collection[RowError]) -> None:
-        if not errors:
-            return
-        self._parts.append(
-            pd.DataFrame(
-                {
-                    "position": -1,
-                    "row": [error.row for error in errors],
-                    "column": [error.column for error in errors],
-                    "value": [error.value for error in errors],
-                    "reason": [error.reason for error in errors],
-                }
+        # Read errors may name different columns; one entry each keeps each with its own.
+        for error in errors:
+            self._found.append(
+                _Found(
+                    np.array([-1]),
+                    np.array([error.row]),
+                    error.column,
+                    [error.value],
+                    error.reason,
+                    None,
+                    UNREADABLE_CHECK,
+                )
             )
-        )
 
     def rejected(self, row_count: int) -> np.ndarray:
         """A boolean mask of the sheet's rows that have at least one problem."""
         if self.header_failed:
             return np.ones(row_count, dtype=bool)
         mask = np.zeros(row_count, dtype=bool)
-        for part in self._parts:
-            positions = part["position"].to_numpy()
-            mask[positions[positions >= 0]] = True
+        for found in self._found:
+            mask[found.positions[found.positions >= 0]] = True
         return mask
 
-    def frame(self) -> pd.DataFrame:
-        """All problems, by row as the user sees it, then by column as the file lays them out."""
-        if not self._parts:
-            return pd.DataFrame(columns=["position", "row", "column", "value", "reason"])
-        combined = pd.concat(self._parts, ignore_index=True)
-        rank = combined["column"].map(self._column_rank).fillna(-1)
-        order = np.lexsort((rank.to_numpy(), combined["row"].to_numpy()))
-        return combined.iloc[order].reset_index(drop=True)
+    @property
+    def count(self) -> int:
+        return sum(len(found.positions) for found in self._found)
 
-    def errors(self) -> list[RowError]:
-        frame = self.frame()
+    def summary(self, limit: int | None) -> ProblemSummary:
+        """The first `limit` problems (all with None) and the count of each kind over all of them."""
+        counts: Counter[str] = Counter()
+        first_check: dict[str, int] = {}
+        for found in self._found:
+            found_counts = found.kind_counts()
+            counts.update(found_counts)
+            for kind in found_counts:
+                first_check.setdefault(kind, found.check)
+        return ProblemSummary(self.errors(limit), dict(counts.most_common()), self.count, first_check)
+
+    def errors(self, limit: int | None = None) -> list[RowError]:
+        """Problems by row as the user sees it, then by column as the file lays them out."""
+        if not self._found:
+            return []
+        # Each check's entries are in file order, so the first `limit` overall are among each check's
+        # first `limit`: only those are sorted, however many problems the file has.
+        heads = [found.rows[:limit] for found in self._found]
+        rows = np.concatenate(heads)
+        ranks = np.concatenate(
+            [
+                np.full(len(head), self._column_rank.get(found.column or "", -1))
+                for head, found in zip(heads, self._found, strict=True)
+            ]
+        )
+        owner = np.concatenate(
+            [np.full(len(head), index, dtype=np.int32) for index, head in enumerate(heads)]
+        )
+        entry = np.concatenate([np.arange(len(head)) for head in heads])
+        order = np.lexsort((ranks, rows))[:limit]
+        chosen_owner, chosen_entry = owner[order], entry[order]
+        texts: dict[int, dict[int, tuple[str | None, str]]] = {}
+        for index in np.unique(chosen_owner):
+            found, entries = self._found[index], chosen_entry[chosen_owner == index]
+            texts[int(index)] = dict(
+                zip(
+                    entries.tolist(),
+                    zip(found.values(entries), found.reasons(entries), strict=True),
+                    strict=True,
+                )
+            )
         return [
-            RowError(int(row), column, value, reason)
-            for row, column, value, reason in zip(
-                frame["row"], frame["column"], frame["value"], frame["reason"], strict=True
+            RowError(int(rows[position]), self._found[index].column, *texts[index][item])
+            for position, index, item in zip(
+                order.tolist(), chosen_owner.tolist(), chosen_entry.tolist(), strict=True
             )
         ]
+
+    def frame(self) -> pd.DataFrame:
+        """All problems in report order (for the quarantine's rejected rows)."""
+        errors = self.errors()
+        return pd.DataFrame(
+            {
+                "row": [error.row for error in errors],
+                "column": [error.column for error in errors],
+                "value": [error.value for error in errors],
+                "reason": [error.reason for error in errors],
+            },
+            columns=["row", "column", "value", "reason"],
+        )
 
 
 def _texts(series: pd.Series) -> list[str | None]:
@@ -125,9 +230,21 @@ def _texts(series: pd.Series) -> list[str | None]:
 
 
 def clean_text(raw: pd.Series) -> pd.Series:
-    """Strip surrounding blanks; an empty cell is missing."""
-    stripped = raw.astype(TEXT_DTYPE).str.strip()
-    return stripped.mask(stripped == "")
+    """Strip surrounding blanks; an empty cell is missing.
+
+    Done with Arrow compute, and a column with nothing to strip and no empty cell is returned as it
+    is: a large file's text is then held once, not once per step."""
+    text = raw.astype(TEXT_DTYPE)
+    cells = text.array.__arrow_array__()
+    stripped = pc.utf8_trim_whitespace(cells)
+    empty = pc.equal(stripped, "")
+    if (
+        not pc.any(empty).as_py()
+        and pc.all(pc.equal(pc.binary_length(stripped), pc.binary_length(cells))).as_py()
+    ):
+        return text
+    cleaned = pc.if_else(empty, pa.scalar(None, stripped.type), stripped)
+    return pd.Series(pd.arrays.ArrowStringArray(cleaned), index=raw.index, name=raw.name)
 
 
 def present(text: pd.Series) -> np.ndarray:
@@ -136,8 +253,20 @@ def present(text: pd.Series) -> np.ndarray:
 
 def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Floats (NaN where missing) and a mask of cells that hold text but no finite number."""
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = np.concatenate(
+        [
+            pd.to_numeric(part, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            for part in _slices(text)
+        ]
+        or [np.empty(0, dtype=np.float64)]
+    )
     return numbers, present(text) & ~np.isfinite(numbers)
+
+
+def _slices(text: pd.Series) -> list[pd.Series]:
+    """The column in slices of `PARSE_SLICE_ROWS`: pandas parses text through Python objects, so a
+    slice at a time bounds that copy whatever the file's size."""
+    return [text.iloc[start : start + PARSE_SLICE_ROWS] for start in range(0, len(text), PARSE_SLICE_ROWS)]
 
 
 def not_whole(numbers: np.ndarray) -> np.ndarray:
@@ -158,6 +287,15 @@ def parse_timestamps(
     A local time that a daylight-saving change skips or repeats is refused rather than guessed.
     A bare number is an Excel serial date only when the sheet came from a workbook.
     """
+    if len(text) <= PARSE_SLICE_ROWS:
+        return _parse_timestamps(text, plant_timezone, excel_epoch)
+    parts = [_parse_timestamps(part, plant_timezone, excel_epoch) for part in _slices(text)]
+    return pd.concat([stamps for stamps, _ in parts]), pd.concat([reasons for _, reasons in parts])
+
+
+def _parse_timestamps(
+    text: pd.Series, plant_timezone: str, excel_epoch: datetime | None
+) -> tuple[pd.Series, pd.Series]:
     parsed = pd.Series(pd.NaT, index=text.index, dtype=UTC_MICROS)
     reasons = pd.Series(pd.NA, index=text.index, dtype=TEXT_DTYPE)
     is_present = pd.Series(present(text), index=text.index)
@@ -193,25 +331,116 @@ def _excel_serials(text: pd.Series, epoch: datetime) -> pd.Series:
     return (pd.Timestamp(epoch) + pd.to_timedelta(days, unit="D")).dt.round("ms")
 
 
-def first_rows_of_duplicates(keys: pd.DataFrame, row_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_rows_of_duplicates(
+    keys: Sequence[pd.Series], row_numbers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows repeating an earlier row's key (missing keys never match), and that earlier row's number."""
-    complete = keys.notna().all(axis=1).to_numpy()
-    repeated = np.zeros(len(keys), dtype=bool)
-    first_row = np.zeros(len(keys), dtype=np.int64)
-    if not complete.any():
+    return DuplicateFinder(len(keys)).find(keys, row_numbers)
+
+
+class _Codebook:
+    """Numbers values in order of first appearance, remembering them across calls.
+
+    Timestamps and integers (most distinct values: one per row in a typical log) are kept as a sorted
+    array with their codes, which needs no hash table beside it; other values in an index."""
+
+    def __init__(self) -> None:
+        self._known: pd.Index | None = None
+        self._sorted = np.empty(0, dtype=np.int64)
+        self._sorted_codes = np.empty(0, dtype=np.int64)
+        self._size = 0
+
+    def codes(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """One code per value, -1 where it is missing."""
+        local, uniques = pd.factorize(values)
+        if isinstance(uniques, pd.DatetimeIndex):
+            known = self._numbers_codes(uniques.asi8)
+        elif isinstance(uniques, np.ndarray) and uniques.dtype == np.int64:
+            known = self._numbers_codes(uniques)
+        else:
+            known = self._value_codes(uniques)
+        if not len(known):  # every value missing
+            return np.full(len(local), -1, dtype=np.int64)
+        return np.where(local >= 0, known[np.maximum(local, 0)], -1)
+
+    def _numbers_codes(self, numbers: np.ndarray) -> np.ndarray:
+        """Codes for distinct integers, new ones numbered in their order here."""
+        known = np.full(len(numbers), -1, dtype=np.int64)
+        if len(self._sorted):
+            at = np.searchsorted(self._sorted, numbers)
+            inside = np.minimum(at, len(self._sorted) - 1)
+            found = (at < len(self._sorted)) & (self._sorted[inside] == numbers)
+            known[found] = self._sorted_codes[inside[found]]
+        new = np.flatnonzero(known < 0)
+        new_codes = self._size + np.arange(len(new), dtype=np.int64)
+        known[new] = new_codes
+        order = np.argsort(numbers[new], kind="stable")
+        new_numbers = numbers[new][order]
+        at = np.searchsorted(self._sorted, new_numbers)
+        self._sorted = np.insert(self._sorted, at, new_numbers)
+        self._sorted_codes = np.insert(self._sorted_codes, at, new_codes[order])
+        self._size += len(new)
+        return known
+
+    def _value_codes(self, uniques: pd.Index | np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndarray:
+        if self._known is None:
+            self._known = pd.Index(uniques)
+            self._size = len(self._known)
+            return np.arange(len(self._known), dtype=np.int64)
+        known = np.asarray(self._known.get_indexer(uniques), dtype=np.int64)
+        new = known < 0
+        known[new] = len(self._known) + np.arange(int(new.sum()))
+        if new.any():
+            self._known = self._known.append(pd.Index(uniques[new]))
+        self._size = len(self._known)
+        return known
+
+
+class DuplicateFinder:
+    """Finds rows repeating an earlier row's key, over one sheet or over a file's slices in order.
+
+    Each key column is reduced to integer codes and the codes to one integer per key, so millions
+    of rows are compared without copying their text; what is remembered between slices is one
+    entry per distinct value and per distinct key."""
+
+    def __init__(self, key_width: int) -> None:
+        self._columns = [_Codebook() for _ in range(key_width)]
+        # Combines the codes so far with the next column's: one codebook per added column.
+        self._pairs = [_Codebook() for _ in range(max(key_width - 1, 0))]
+        self._first_rows = np.empty(0, dtype=np.int64)
+
+    def find(self, keys: Sequence[pd.Series], row_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For this slice's rows: which repeat an earlier key (here or in an earlier slice), and the
+        number of the row where that key first appeared."""
+        size = len(row_numbers)
+        repeated = np.zeros(size, dtype=bool)
+        first_row = np.zeros(size, dtype=np.int64)
+        column_codes = [book.codes(column) for book, column in zip(self._columns, keys, strict=True)]
+        complete = np.ones(size, dtype=bool)
+        for codes in column_codes:
+            complete &= codes >= 0
+        positions = np.flatnonzero(complete)
+        if not positions.size:
+            return repeated, first_row
+        combined = column_codes[0][positions]
+        for book, codes in zip(self._pairs, column_codes[1:], strict=True):
+            # Both codes count distinct values, far below 2**31, so the pair fits in 64 bits.
+            combined = book.codes(combined * (1 << 32) + codes[positions])
+        known = len(self._first_rows)
+        # Codes are numbered by first appearance, so a new key's first row is where its code appears
+        # first: assigning in reverse leaves the earliest.
+        first_rows = np.concatenate(
+            [self._first_rows, np.zeros(int(combined.max()) + 1 - known, dtype=np.int64)]
+        )
+        new = combined >= known
+        slice_rows = np.asarray(row_numbers, dtype=np.int64)[positions]
+        first_rows[combined[new][::-1]] = slice_rows[new][::-1]
+        self._first_rows = first_rows
+        firsts = first_rows[combined]
+        later = firsts != slice_rows
+        repeated[positions[later]] = True
+        first_row[positions[later]] = firsts[later]
         return repeated, first_row
-    candidates = keys[complete]
-    involved = candidates.duplicated(keep=False).to_numpy()
-    if not involved.any():
-        return repeated, first_row
-    group = candidates[involved]
-    positions = np.flatnonzero(complete)[involved]
-    rows = pd.Series(row_numbers[positions], index=group.index)
-    firsts = rows.groupby([group[name] for name in group.columns], sort=False).transform("min")
-    later = (rows != firsts).to_numpy()
-    repeated[positions[later]] = True
-    first_row[positions[later]] = firsts.to_numpy()[later]
-    return repeated, first_row
 
 
 def already_present(keys: pd.DataFrame, existing: pd.DataFrame) -> np.ndarray:

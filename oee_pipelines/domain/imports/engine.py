@@ -3,8 +3,10 @@ into rows to land and rows turned away. Each kind describes its columns in an `I
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal
@@ -20,12 +22,15 @@ from oee_pipelines.domain.imports.model import (
     ImportReport,
     ImportResult,
     Landed,
+    RowError,
     TextSheet,
 )
 
 CellType = Literal["text", "timestamp", "number", "whole_number"]
 ReferenceSet = Literal["machine_ids", "line_ids", "product_ids", "work_order_ids", "recipe_ids"]
 
+# The report lists this many problems (the first in file order) and counts every one by kind.
+MAX_REPORTED_ERRORS = 1_000
 NOT_A_NUMBER = "not a number (write digits with '.' as the decimal point, e.g. 75.5)"
 
 
@@ -63,6 +68,11 @@ class ImportSpec(Generic[Landed]):
     check_rows: Callable[[Checked], None]
     land: Callable[[pd.DataFrame, ImportReference, str, str | None], Landed]
     empty_landing: Callable[[], Landed]
+    # Whether every row check looks at one row alone (besides duplicates): then a file can be
+    # validated a slice of rows at a time (`validate_in_slices`).
+    row_local: bool = False
+    # The landed rows of a file's slices, in order, as one landing: what `land` gives for the file.
+    combine_landed: Callable[[list[Landed]], Landed] | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -81,21 +91,26 @@ def validate(
     *,
     existing_keys: pd.DataFrame | None = None,
     quarantine_invalid: bool = False,
+    land_valid_rows: bool = False,
     ingest_run_id: str | None = None,
+    error_limit: int = MAX_REPORTED_ERRORS,
 ) -> ImportResult[Landed]:
+    """Check every row of `sheet`; the report names the first `error_limit` problems and counts all.
+
+    All or nothing: the rows land only when none is bad, unless `quarantine_invalid` (the valid rows
+    land, the rejected ones come back with their reasons) or `land_valid_rows` (the valid rows come
+    back to be looked up, without the rejected ones: a first pass before the keys already imported
+    are known)."""
     problems = cells.Problems(sheet.row_numbers, spec.column_names)
     problems.add_read_errors(sheet.read_errors)
-    raw, absent = _columns_by_spec(spec, sheet.frame, problems)
-    text = pd.DataFrame({name: cells.clean_text(raw[name]) for name in spec.column_names})
-    parsed = _parse_columns(spec, text, raw, absent, problems, reference, sheet.excel_epoch)
-    checked = Checked(text, raw, parsed, problems, reference)
-    spec.check_rows(checked)
-    _check_duplicates(spec, checked, sheet.row_numbers, existing_keys)
+    duplicates = cells.DuplicateFinder(len(spec.key))
+    checked = _check(spec, sheet, reference, problems, problems, duplicates, existing_keys)
+    raw = checked.raw
 
     rejected_mask = problems.rejected(len(sheet.frame))
     rows_valid = int((~rejected_mask).sum())
-    errors = problems.errors()
-    lands = (not errors or quarantine_invalid) and rows_valid > 0
+    summary = problems.summary(error_limit)
+    lands = (not summary.total or quarantine_invalid or land_valid_rows) and rows_valid > 0
     landing = (
         spec.land(checked.parsed[~rejected_mask], reference, sheet.file_name, ingest_run_id)
         if lands
@@ -108,10 +123,130 @@ def validate(
         rows_valid=rows_valid,
         # Rows of the file, not landed records: one state-log row lands as several state readings.
         rows_to_land=rows_valid if lands else 0,
-        errors=errors,
+        errors=summary.first,
+        error_counts=summary.counts_by_kind,
+        total_errors=summary.total,
+        # Unreadable rows are not in the frame, so they are not in the mask either.
+        total_bad_rows=int(rejected_mask.sum()) + len({error.row for error in sheet.read_errors}),
     )
     rejected = _rejected_rows(sheet, raw, rejected_mask, problems) if quarantine_invalid else None
     return ImportResult(report=report, rows=landing, rejected=rejected)
+
+
+def _check(
+    spec: ImportSpec[Landed],
+    sheet: TextSheet,
+    reference: ImportReference,
+    problems: cells.Problems,
+    header_problems: cells.Problems,
+    duplicates: cells.DuplicateFinder,
+    existing_keys: pd.DataFrame | None,
+) -> Checked:
+    """Every check of `sheet`'s rows into `problems`; the header's into `header_problems`."""
+    raw, absent = _columns_by_spec(spec, sheet.frame, header_problems)
+    problems.header_failed = problems.header_failed or header_problems.header_failed
+    text = pd.DataFrame({name: cells.clean_text(raw[name]) for name in spec.column_names})
+    parsed = _parse_columns(spec, text, raw, absent, problems, reference, sheet.excel_epoch)
+    checked = Checked(text, raw, parsed, problems, reference)
+    spec.check_rows(checked)
+    _check_duplicates(spec, checked, sheet.row_numbers, duplicates, existing_keys)
+    return checked
+
+
+def validate_in_slices(
+    spec: ImportSpec[Landed],
+    slices: Iterable[TextSheet],
+    reference: ImportReference,
+    *,
+    existing_keys: pd.DataFrame | None = None,
+    ingest_run_id: str | None = None,
+    on_valid_rows: Callable[[Landed], None] | None = None,
+    keep_valid_rows: bool = False,
+    error_limit: int = MAX_REPORTED_ERRORS,
+) -> ImportResult[Landed]:
+    """`validate`'s report for a file read a slice of rows at a time, holding one slice at a time.
+
+    Only for kinds whose row checks look at one row at a time (`spec.row_local`): duplicates are
+    found across slices, everything else within each. Each slice's `read_errors` are the unreadable
+    rows found since the previous slice. `on_valid_rows` receives each slice's valid rows in landed
+    form (e.g. to look up the keys already imported).
+
+    Nothing lands (`rows_to_land` 0, no rows) unless `keep_valid_rows` and the file has no problem:
+    then the rows are what `validate(..., land_valid_rows=True)` gives. The landed rows are kept only
+    while no problem has been found, so a bad file never holds them all."""
+    if not spec.row_local or spec.combine_landed is None:
+        raise ValueError(f"{spec.kind} rows are checked against each other; validate the sheet whole")
+    kept: list[Landed] = []
+    duplicates = cells.DuplicateFinder(len(spec.key))
+    read_errors: list[RowError] = []
+    first: list[RowError] = []
+    counts: Counter[str] = Counter()
+    # Where each kind stands in the whole file's count: (check, slice, place in the slice).
+    kind_order: dict[str, tuple[int, int, int]] = {}
+    total = rows_in_frames = rows_valid = bad_rows = 0
+    file_name = ""
+    for index, sheet in enumerate(slices):
+        file_name = sheet.file_name
+        read_errors.extend(sheet.read_errors)
+        problems = cells.Problems(sheet.row_numbers, spec.column_names)
+        # The header is the same in every slice: its problems are reported once, with the first.
+        header_problems = problems if index == 0 else cells.Problems(sheet.row_numbers[:0])
+        checked = _check(spec, sheet, reference, problems, header_problems, duplicates, existing_keys)
+        rejected_mask = problems.rejected(len(sheet.frame))
+        valid = int((~rejected_mask).sum())
+        rows_in_frames += len(sheet.frame)
+        rows_valid += valid
+        bad_rows += int(rejected_mask.sum())
+        # Slices come in file order: once the report is full, later slices are only counted.
+        summary = problems.summary(error_limit - len(first) if len(first) < error_limit else 0)
+        first.extend(summary.first)
+        counts.update(summary.counts_by_kind)
+        _note_kind_order(kind_order, summary, index)
+        total += summary.total
+        keep = keep_valid_rows and not total and not read_errors
+        if valid and (keep or on_valid_rows is not None):
+            landed = spec.land(checked.parsed[~rejected_mask], reference, file_name, ingest_run_id)
+            if on_valid_rows is not None:
+                on_valid_rows(landed)
+            if keep:
+                kept.append(landed)
+        if total or read_errors:
+            kept.clear()
+    unreadable = cells.Problems(np.empty(0, dtype=np.int64), spec.column_names)
+    unreadable.add_read_errors(read_errors)
+    unreadable_summary = unreadable.summary(error_limit)
+    # Unreadable rows are never rows of a slice: merged in by row number, they keep the file order.
+    errors = list(heapq.merge(unreadable_summary.first, first, key=lambda error: error.row))[:error_limit]
+    all_counts = Counter(unreadable_summary.counts_by_kind)
+    all_counts.update(counts)
+    _note_kind_order(kind_order, unreadable_summary, -1)
+    # As `Problems.summary` orders the whole file's: most first, ties in the order first found.
+    in_order = sorted(all_counts, key=kind_order.__getitem__)
+    error_counts = {
+        kind: all_counts[kind] for kind in sorted(in_order, key=all_counts.__getitem__, reverse=True)
+    }
+    unreadable_rows = len({error.row for error in read_errors})
+    lands = bool(kept) and not total and not read_errors
+    report = ImportReport(
+        kind=spec.kind,
+        file_name=file_name,
+        rows_read=rows_in_frames + unreadable_rows,
+        rows_valid=rows_valid,
+        rows_to_land=rows_valid if lands else 0,
+        errors=errors,
+        error_counts=error_counts,
+        total_errors=total + unreadable_summary.total,
+        total_bad_rows=bad_rows + unreadable_rows,
+    )
+    rows = spec.combine_landed(kept) if lands else spec.empty_landing()
+    return ImportResult(report=report, rows=rows)
+
+
+def _note_kind_order(
+    kind_order: dict[str, tuple[int, int, int]], summary: cells.ProblemSummary, slice_index: int
+) -> None:
+    for place, (kind, check) in enumerate(summary.first_check.items()):
+        kind_order[kind] = min(kind_order.get(kind, (check, slice_index, place)), (check, slice_index, place))
 
 
 def _columns_by_spec(
@@ -194,25 +329,31 @@ def _check_duplicates(
     spec: ImportSpec[Landed],
     checked: Checked,
     row_numbers: np.ndarray,
+    duplicates: cells.DuplicateFinder,
     existing_keys: pd.DataFrame | None,
 ) -> None:
     file_columns = [file_column for file_column, _ in spec.key]
-    keys = checked.parsed[file_columns]
     reported_column = file_columns[-1]
     original = checked.raw[reported_column]
     key_text = ", ".join(file_columns)
 
-    repeated, first_rows = cells.first_rows_of_duplicates(keys, row_numbers)
-    reasons = pd.Series([f"duplicate of row {row} (same {key_text})" for row in first_rows[repeated]])
-    problems_reason = pd.Series(pd.NA, index=keys.index, dtype=cells.TEXT_DTYPE)
-    problems_reason[repeated] = reasons.to_numpy()
-    checked.problems.add(repeated, reported_column, original, problems_reason)
+    # Column by column: selecting the key's columns as one frame would copy their text.
+    key_columns = [checked.parsed[name] for name in file_columns]
+    repeated, first_rows = duplicates.find(key_columns, row_numbers)
+    earlier_rows = first_rows[repeated]
+
+    def duplicate_reasons(entries: np.ndarray) -> list[str]:
+        return [f"duplicate of row {row} (same {key_text})" for row in earlier_rows[entries]]
+
+    checked.problems.add(
+        repeated, reported_column, original, duplicate_reasons, kind=f"duplicate row (same {key_text})"
+    )
 
     if existing_keys is None:
         return
     existing = _existing_in_file_terms(spec, existing_keys)
     checked.problems.add(
-        cells.already_present(keys, existing),
+        cells.already_present(checked.parsed[file_columns], existing),
         reported_column,
         original,
         f"already imported (same {key_text})",

@@ -100,7 +100,16 @@ class ImportReport:
     rows_read: int
     rows_valid: int
     rows_to_land: int
-    errors: list[RowError]
+    errors: list[RowError]  # the first problems in file order, at most the validation's limit
+    # Every problem counted by kind ("<column>: <reason>", row numbers inside a reason masked as N).
+    error_counts: dict[str, int] = field(default_factory=dict)
+    total_errors: int = 0  # every problem, listed or not
+    total_bad_rows: int = 0  # rows with at least one problem
+
+    @property
+    def truncated(self) -> bool:
+        """Whether problems beyond `errors` were counted but not listed."""
+        return self.total_errors > len(self.errors)
 
     @property
     def status(self) -> Literal["SUCCESS", "PARTIAL", "REJECTED"]:

@@ -69,4 +69,6 @@ SENSOR_LOG: ImportSpec[pa.Table] = ImportSpec(
     check_rows=_check_rows,
     land=_land,
     empty_landing=empty_telemetry,
+    row_local=True,
+    combine_landed=pa.concat_tables,
 )

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+# The run queue's per-source-system tag (`pi` / `aveva` here), named once in services/source_systems.py.
+from oee_pipelines.services.source_systems import SOURCE_SYSTEM_TAG
+
 SYSTEM_TAG = "oee/historian_system"  # pi | aveva
 TAGS_TAG = "oee/historian_tags"  # comma-separated historian tag names
 MACHINE_TAG = "oee/machine_id"
 ORG_TAG = "oee/org_id"
 JOB_ID_TAG = "oee/historian_job_id"  # the historian_backfill_jobs row the API created
-# The run queue's per-source-system limit (dagster.yaml `tag_concurrency_limits`).
-SOURCE_SYSTEM_TAG = "oee/source_system"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ after its type (`sensor_log/`, `downtime/`, `schedule/`) or at the top with a na
 type (`sensor_log_line1.csv`, `downtime-week3.xlsx`, `schedules.csv`). Copy files in under a name the
 inbox ignores (starting with `.` or `~$`, or ending in `.part`/`.tmp`) and rename them when complete.
 Done files move to `processed/` (landed) or `rejected/` (nothing landed) as `<job id>-<name>`, with
-`<job id>-<name>.report.json` beside them listing every error.
+`<job id>-<name>.report.json` beside them (the import report: the first 1,000 errors and every error
+counted by kind).
 
 Plain Python: the sensor, the asset and the demo share it. The import service moves the files.
 """

@@ -28,6 +28,7 @@ from oee_pipelines.storage.lake import Lake
 IMPORT_LAKE_FOLDER = "telemetry/source=import"
 SOURCE_SYSTEM = "import"
 _EXISTING_KEY_COLUMNS = ["machine_id", "signal", "ts"]
+STAGED_SUFFIX = ".staged"  # not `*.parquet`: no reader sees a file until all of the import's days are written
 
 
 @dataclass(frozen=True)
@@ -135,11 +136,21 @@ def _land_telemetry(
         completed = pa.array(machine_ids.map(machines[column]), pa.string())
         rows = rows.set_column(rows.schema.get_field_index(column), column, completed)
     days = pc.cast(rows.column("ts"), pa.date32())
-    written: list[str] = []
-    for day in _utc_days(rows.column("ts")):
-        day_rows = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
-        written.append(lake.write_file(f"{import_day_folder(day)}/import-{job.job_id}.parquet", day_rows))
-    return _utc_days(rows.column("ts")), written
+    # Every day's file is written under a name readers skip, then all are renamed into place: a write
+    # that fails (a full disk on the third day) leaves none of the file's days behind, and the days
+    # imported before stay exactly as they were.
+    staged: list[tuple[str, str]] = []
+    try:
+        for day in _utc_days(rows.column("ts")):
+            day_rows = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+            target = f"{import_day_folder(day)}/import-{job.job_id}.parquet"
+            staged.append((lake.write_file(target + STAGED_SUFFIX, day_rows), lake.path(target)))
+        for temporary, target in staged:
+            lake.fs.mv(temporary, target)
+    except BaseException:
+        remove_files(lake, [path for pair in staged for path in pair])
+        raise
+    return _utc_days(rows.column("ts")), [target for _, target in staged]
 
 
 # --- downtime and schedules: the warehouse ---------------------------------------------------------

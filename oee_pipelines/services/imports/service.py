@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -22,16 +23,22 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg.types.json import Jsonb
 
 from oee_pipelines.connectors.files import UnreadableFileError, read_import_file, safe_file_name
+from oee_pipelines.connectors.files.csv_reader import SLICED_FROM_BYTES, read_csv_file_in_slices
+from oee_pipelines.connectors.files.reader import CSV_SUFFIXES
 from oee_pipelines.domain.imports import (
     IMPORT_KINDS,
+    SLICED_KINDS,
     ImportKind,
     ImportReference,
     ImportResult,
     TextSheet,
     validate_import,
+    validate_import_in_slices,
 )
 from oee_pipelines.services.imports.landings import (
     LANDINGS,
@@ -44,8 +51,6 @@ from oee_pipelines.services.imports.landings import (
 from oee_pipelines.storage.lake import Lake
 
 LANDED_STATUSES = ("SUCCESS", "PARTIAL")
-# import_jobs.errors keeps this many; the API answer and the inbox report carry every error.
-MAX_STORED_ERRORS = 10_000
 _HASH_CHUNK_BYTES = 1024 * 1024
 
 
@@ -55,7 +60,12 @@ class ImportSetupError(Exception):
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    """What happened to one file; `errors` are `{row, column, value, reason}` (row None: the whole file)."""
+    """What happened to one file; `errors` are `{row, column, value, reason}` (row None: the whole file).
+
+    `errors` lists the first problems in file order (at most 1,000: `engine.MAX_REPORTED_ERRORS`);
+    `error_counts` counts every problem by kind, `total_errors` all of them, `total_bad_rows` the rows
+    with one.
+    """
 
     job_id: int
     kind: ImportKind
@@ -66,6 +76,9 @@ class ImportOutcome:
     rows_imported: int
     rows_rejected: int
     errors: list[dict[str, Any]]
+    error_counts: dict[str, int] = field(default_factory=dict)
+    total_errors: int = 0
+    total_bad_rows: int = 0
     affected_days: list[date] = field(default_factory=list)
     lake_files: list[str] = field(default_factory=list)
     duplicate_of_job: int | None = None
@@ -73,6 +86,10 @@ class ImportOutcome:
     @property
     def landed(self) -> bool:
         return self.status in LANDED_STATUSES
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_errors > len(self.errors)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the API answer and the report written beside an inbox file."""
@@ -87,6 +104,10 @@ class ImportOutcome:
             "rows_rejected": self.rows_rejected,
             "affected_days": [day.isoformat() for day in self.affected_days],
             "duplicate_of_job": self.duplicate_of_job,
+            "total_bad_rows": self.total_bad_rows,
+            "total_errors": self.total_errors,
+            "error_counts": self.error_counts,
+            "truncated": self.truncated,
             "errors": self.errors,
         }
 
@@ -121,9 +142,11 @@ def file_error(reason: str, value: str | None = None) -> dict[str, Any]:
 class FileImporter:
     """Lands import files into one warehouse and lake."""
 
-    def __init__(self, database_url: str, lake: Lake) -> None:
+    def __init__(self, database_url: str, lake: Lake, *, sliced_from_bytes: int = SLICED_FROM_BYTES) -> None:
         self.database_url = database_url
         self.lake = lake
+        # A CSV file larger than this is validated a slice of rows at a time (`_import_in_slices`).
+        self.sliced_from_bytes = sliced_from_bytes
 
     def import_file(
         self,
@@ -168,14 +191,71 @@ class FileImporter:
         earlier = _landed_job_with_checksum(conn, job)
         if earlier is not None:
             return _refuse_duplicate(conn, job, earlier)
+        reference = load_reference(conn, job.org_id)
+        landing = LANDINGS[job.kind]
+        if not quarantine_invalid and job.kind in SLICED_KINDS:
+            outcome = self._import_in_slices(conn, job, path, reference, landing, encoding)
+            if outcome is not None:
+                return outcome
         try:
             sheet = read_import_file(path, file_name=job.file_name, encoding=encoding)
         except UnreadableFileError as exc:
             return _finish(conn, job, rows_read=0, errors=[file_error(exc.reason)])
-        reference = load_reference(conn, job.org_id)
-        landing = LANDINGS[job.kind]
         result = self._validate(conn, job, sheet, reference, landing, quarantine_invalid)
         return self._land(conn, job, result, landing, quarantine_invalid)
+
+    def _import_in_slices(
+        self,
+        conn: psycopg.Connection,
+        job: Job,
+        path: Path,
+        reference: ImportReference,
+        landing: Landing,
+        encoding: str | None,
+    ) -> ImportOutcome | None:
+        """Land or refuse a large CSV file read and validated a slice of rows at a time, so its cells
+        are never all in memory at once; None when it is not read that way (small, not UTF-8, ...).
+
+        The same two passes as `_validate`, with the same outcome: the keys already imported are
+        looked up for the days of the first pass's valid rows."""
+        if Path(job.file_name).suffix.lower() not in CSV_SUFFIXES:
+            return None
+        days: list[pa.Table] = []
+        try:
+            slices = read_csv_file_in_slices(path, job.file_name, encoding, from_bytes=self.sliced_from_bytes)
+            if slices is None:
+                return None
+            result = validate_import_in_slices(
+                job.kind,
+                slices,
+                reference,
+                ingest_run_id=job.run_id,
+                on_valid_rows=lambda rows: days.append(_first_row_of_each_day(rows)),
+                keep_valid_rows=True,
+            )
+            # Only the days of the valid rows matter to the lookup, so one row of each is enough.
+            existing = (
+                landing.existing_keys(conn, self.lake, job.org_id, pa.concat_tables(days))
+                if days
+                else pd.DataFrame()
+            )
+            if not existing.empty:
+                del result  # its rows would collide: free them before the second pass
+                again = read_csv_file_in_slices(
+                    path, job.file_name, encoding, from_bytes=self.sliced_from_bytes
+                )
+                assert again is not None  # the same file, read the same way
+                result = validate_import_in_slices(
+                    job.kind,
+                    again,
+                    reference,
+                    existing_keys=existing,
+                    ingest_run_id=job.run_id,
+                    keep_valid_rows=True,
+                )
+        except UnreadableFileError as exc:
+            return _finish(conn, job, rows_read=0, errors=[file_error(exc.reason)])
+        return self._land(conn, job, result, landing, quarantine_invalid=False)
 
     def _validate(
         self,
@@ -191,10 +271,20 @@ class FileImporter:
         The first pass keeps the valid rows even when the file will be refused, so the keys already
         imported are looked up for every row that could land, and the report names all duplicates.
         """
-        first = validate_import(job.kind, sheet, reference, quarantine_invalid=True, ingest_run_id=job.run_id)
+        first = validate_import(
+            job.kind,
+            sheet,
+            reference,
+            quarantine_invalid=quarantine_invalid,
+            land_valid_rows=True,
+            ingest_run_id=job.run_id,
+        )
         existing = landing.existing_keys(conn, self.lake, job.org_id, first.rows)
         if existing.empty and (quarantine_invalid or not first.report.errors):
             return first
+        if existing.empty:
+            # Nothing collides, so a second pass would find the same problems: refuse the file as is.
+            return replace(first, report=replace(first.report, rows_to_land=0))
         return validate_import(
             job.kind,
             sheet,
@@ -225,6 +315,9 @@ class FileImporter:
                     errors=report.error_dicts(),
                     rows_imported=report.rows_to_land,
                     status=report.status,
+                    error_counts=report.error_counts,
+                    total_errors=report.total_errors,
+                    total_bad_rows=report.total_bad_rows,
                 )
                 if quarantine_invalid and result.rejected is not None:
                     _store_rejected_rows(conn, job, result.rejected)
@@ -276,15 +369,31 @@ def _finish(
     rows_imported: int = 0,
     status: str = "REJECTED",
     duplicate_of_job: int | None = None,
+    error_counts: dict[str, int] | None = None,
+    total_errors: int | None = None,
+    total_bad_rows: int | None = None,
 ) -> ImportOutcome:
-    stored = errors[:MAX_STORED_ERRORS]
-    if len(errors) > MAX_STORED_ERRORS:
-        stored.append(file_error(f"{len(errors) - MAX_STORED_ERRORS} more errors are in the import report"))
+    """Record the job's outcome; without counts (a file-level refusal) the listed errors are all."""
+    if error_counts is None:
+        error_counts = dict(Counter(f"{error['column'] or 'file'}: {error['reason']}" for error in errors))
+    total_errors = len(errors) if total_errors is None else total_errors
+    total_bad_rows = len({error["row"] for error in errors}) if total_bad_rows is None else total_bad_rows
     conn.execute(
         """UPDATE import_jobs SET status = %s, rows_read = %s, rows_imported = %s, rows_rejected = %s,
-                  errors = %s, completed_at = now()
+                  errors = %s, error_counts = %s, total_errors = %s, total_bad_rows = %s,
+                  completed_at = now()
            WHERE job_id = %s""",
-        (status, rows_read, rows_imported, rows_read - rows_imported, Jsonb(stored), job.job_id),
+        (
+            status,
+            rows_read,
+            rows_imported,
+            rows_read - rows_imported,
+            Jsonb(errors),
+            Jsonb(error_counts),
+            total_errors,
+            total_bad_rows,
+            job.job_id,
+        ),
     )
     return ImportOutcome(
         job_id=job.job_id,
@@ -296,6 +405,9 @@ def _finish(
         rows_imported=rows_imported,
         rows_rejected=rows_read - rows_imported,
         errors=errors,
+        error_counts=error_counts,
+        total_errors=total_errors,
+        total_bad_rows=total_bad_rows,
         duplicate_of_job=duplicate_of_job,
     )
 
@@ -325,6 +437,12 @@ def _refuse_duplicate(conn: psycopg.Connection, job: Job, earlier_job: int) -> I
     return _finish(
         conn, job, rows_read=0, errors=[file_error(reason, job.checksum)], duplicate_of_job=earlier_job
     )
+
+
+def _first_row_of_each_day(rows: pa.Table) -> pa.Table:
+    """Telemetry rows reduced to the first of each UTC day."""
+    days = pc.cast(rows.column("ts"), pa.date32()).to_pandas()
+    return rows.take(days.drop_duplicates().index.to_numpy())
 
 
 def _store_rejected_rows(conn: psycopg.Connection, job: Job, rejected: pd.DataFrame) -> None:

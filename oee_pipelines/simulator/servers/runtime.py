@@ -22,8 +22,11 @@ class FaultSwitches:
     - `throttle_next`: answer the next N requests with HTTP 429 and `Retry-After: retry_after_seconds`.
     - `latency_seconds`: sleep before every answer (slow server).
     - `malformed_next`: answer the next N requests with a truncated, unparsable body.
+    - `drop_next`: send the headers and half the body of the next N answers, then drop the connection.
     - `reject_auth`: answer every request with 401 (expired password, revoked token).
     - `fail_path_contains`: only requests whose path+query contains this string are affected.
+    - `pass_first`: the next N requests are answered normally before any fault applies (a fault in
+      the middle of a read: some pages arrive, then the server breaks).
     """
 
     fail_next: int = 0
@@ -31,6 +34,8 @@ class FaultSwitches:
     retry_after_seconds: int = 1
     latency_seconds: float = 0.0
     malformed_next: int = 0
+    drop_next: int = 0
+    pass_first: int = 0
     reject_auth: bool = False
     fail_path_contains: str | None = None
     requests_seen: int = 0
@@ -38,7 +43,7 @@ class FaultSwitches:
 
     def reset(self) -> None:
         with self._lock:
-            self.fail_next = self.throttle_next = self.malformed_next = 0
+            self.fail_next = self.throttle_next = self.malformed_next = self.drop_next = self.pass_first = 0
             self.latency_seconds = 0.0
             self.reject_auth = False
             self.fail_path_contains = None
@@ -68,6 +73,8 @@ class FaultInjectionMiddleware:
         request = Request(scope)
         target = request.url.path + "?" + request.url.query
         applies = switches.fail_path_contains is None or switches.fail_path_contains in target
+        if applies and switches._take("pass_first"):
+            applies = False
         if switches.latency_seconds:
             await asyncio.sleep(switches.latency_seconds)
         response: Response | None = None
@@ -87,11 +94,24 @@ class FaultInjectionMiddleware:
         if applies and switches._take("malformed_next"):
             await _send_truncated(self.app, scope, receive, send)
             return
+        if applies and switches._take("drop_next"):
+            await _send_truncated(self.app, scope, receive, send, drop=True)
+            return
         await self.app(scope, receive, send)
 
 
-async def _send_truncated(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Let the app answer, then cut its body in half so the client cannot parse it."""
+class ConnectionDroppedError(Exception):
+    """Raised after half an answer went out: the server closes the connection mid-response."""
+
+
+async def _send_truncated(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, drop: bool = False
+) -> None:
+    """Let the app answer, then cut its body in half so the client cannot parse it.
+
+    `drop`: the headers keep the full length and the connection is cut after the half (a server or
+    network failing mid-response), instead of a complete but truncated answer.
+    """
     messages: list[dict] = []
 
     async def capture(message: dict) -> None:
@@ -102,8 +122,12 @@ async def _send_truncated(app: ASGIApp, scope: Scope, receive: Receive, send: Se
     start = next(m for m in messages if m["type"] == "http.response.start")
     headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
     cut = body[: max(1, len(body) // 2)]
+    if drop:
+        headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-    await send({"type": "http.response.body", "body": cut})
+    await send({"type": "http.response.body", "body": cut, "more_body": drop})
+    if drop:
+        raise ConnectionDroppedError("simulated: connection dropped mid-response")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
