@@ -22,9 +22,16 @@ $(BIN)/oee: pyproject.toml requirements/dev.txt
 
 install: $(BIN)/oee
 
+# The run's output is teed to data/demo-output.txt (plain progress lines: not a terminal) and its first
+# progress lines and summary replace the README's demo-output block (`make demo README_DEMO=0`: not).
+README_DEMO ?= 1
 demo: install
 	@bash scripts/install-system-deps.sh demo
-	$(BIN)/oee demo
+	@mkdir -p "$(OEE_DATA_DIR)"
+	@set -o pipefail; PYTHONUNBUFFERED=1 $(BIN)/oee demo 2>&1 | tee "$(OEE_DATA_DIR)/demo-output.txt"
+	@if [ "$(README_DEMO)" = 1 ]; then \
+		$(BIN)/python -m oee_pipelines.cli.demo_transcript "$(OEE_DATA_DIR)/demo-output.txt" README.md --root "$(CURDIR)"; \
+	fi
 
 system-deps:
 	@bash scripts/install-system-deps.sh test

@@ -7,11 +7,14 @@ latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
    the warehouse's lines and products, and upserted: rows/s, against the warehouse's raw binary COPY of
    the same rows.
 2. `POST /api/mes/schedules/sync/` both ways side by side (issue 16): `OEE_API_RUN_LAUNCH=queue`
-   (the default: commit an `api_run_requests` row, answer 202) and `graphql` (a `launchRun` on a real
-   dagster-webserver on the project's dagster.yaml, its storage in a `dagster` database on the
-   bench's PostgreSQL; no daemon runs meanwhile, so the runs stay queued), and `GET /api/erp/labor/`
-   (reads the warehouse), under 20 concurrent clients with a fixed request count: p50 / p95 in ms
-   and errors, held against the seed's 2 s target (`ratio` = value / 2,000 ms).
+   (the default: one INSERT of an `api_run_requests` row, answer 202) and `graphql` (a `launchRun`
+   on a real dagster-webserver on the project's dagster.yaml, its storage in a `dagster` database on
+   the bench's PostgreSQL; no daemon runs meanwhile, so the runs stay queued), and `GET
+   /api/erp/labor/` (reads the warehouse), under 20 concurrent clients with a fixed request count:
+   p50 / p95 in ms and errors, held against the seed's 2 s target (`ratio` = value / 2,000 ms). The
+   API runs as deployed, an `oee api` process of its own; the clients are `benchmarks/http_load.py`
+   (about 0.2 ms of CPU per request; httpx's 3-4 ms competed with the API for this machine's 2
+   cores and showed up in the API's latency).
 3. Those requests and runs dropped, a `dagster-daemon` started: queued syncs one at a time, the
    seconds from each 202 to the sensor submitting its run and to the run STARTED (against a real MES
    simulator; the first sync, which waits out the daemon loading the definitions, is not counted).
@@ -19,7 +22,6 @@ latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import statistics
@@ -27,11 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
+from urllib.parse import urlencode
 
 import dagster as dg
 import httpx
@@ -39,9 +42,9 @@ import psycopg
 import pyarrow as pa
 
 from benchmarks.common import scratch_warehouse
-from oee_pipelines.api.app import create_app
+from benchmarks.http_load import Measured, closed_loop, prepared_request
 from oee_pipelines.api.auth import create_api_key
-from oee_pipelines.api.settings import RUN_LAUNCH_MODES, ApiSettings
+from oee_pipelines.api.settings import RUN_LAUNCH_MODES
 from oee_pipelines.cli.dagster_home import (
     DAGSTER_STORAGE_VARIABLE,
     DAGSTER_YAML_TEMPLATE,
@@ -53,15 +56,14 @@ from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.api_run_requests import REQUEST_TAG
 from oee_pipelines.services.mes_erp.store import checked_references, upsert_frame
-from oee_pipelines.services.runs import DagsterRuns
-from oee_pipelines.settings import Settings
-from oee_pipelines.simulator.servers.runtime import ServerThread
+from oee_pipelines.simulator.servers.runtime import ServerThread, free_port
 from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
 from oee_pipelines.simulator.servers.source_data import Record, SourceData
 from oee_pipelines.storage.bulk_load import copy_arrow
 from oee_pipelines_tests.support.mes_api import connector_sections
 from oee_pipelines_tests.support.mes_samples import sample_source_data
 from oee_pipelines_tests.support.mes_sources import running_sources, seed_reference
+from oee_pipelines_tests.support.processes import start_logged, venv_command, wait_until
 from oee_pipelines_tests.support.webserver import dagster_webserver, write_connector_config
 
 START = datetime(2025, 1, 13, tzinfo=UTC)
@@ -71,6 +73,7 @@ WARMUP_REQUESTS = 2 * CLIENTS
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # A queued sync: the daemon loading the definitions (first sync), then the run's own process.
 RUN_WAIT_SECONDS = 600
+SYNC_PATH = "/api/mes/schedules/sync/"
 
 
 class IndexedSourceData(SourceData):
@@ -192,30 +195,17 @@ def _api_latency(url: str, requests: int, start_samples: int) -> list[dict]:
             patch.dict(os.environ, {**env, "DAGSTER_HOME": str(home)}),
             dagster_webserver(home, env, instance_yaml=DAGSTER_YAML_TEMPLATE.read_text()) as graphql_url,
         ):
-            sync: dict[str, dict] = {}
+            sync: dict[str, Measured] = {}
             for mode in RUN_LAUNCH_MODES:
-                with _api_server(url, graphql_url, mode) as api:
+                with _api_server(env, graphql_url, mode, home) as api:
                     sync[mode] = _measure(
-                        requests,
-                        lambda client, base=api.base_url: client.post(
-                            f"{base}/api/mes/schedules/sync/", json={"line_id": "LINE-001"}, headers=headers
-                        ),
-                        expected_status=202,
+                        api, "POST", SYNC_PATH, headers, 202, requests, {"line_id": "LINE-001"}
                     )
                     if mode == "queue":
-                        labor = _measure(
-                            requests,
-                            lambda client, base=api.base_url: client.get(
-                                f"{base}/api/erp/labor/",
-                                params={"line_id": "LINE-001", "date": "2025-01-13"},
-                                headers=headers,
-                            ),
-                            expected_status=200,
-                        )
+                        query = urlencode({"line_id": "LINE-001", "date": "2025-01-13"})
+                        labor = _measure(api, "GET", f"/api/erp/labor/?{query}", headers, 200, requests)
             _forget_launches(url)
-            to_submitted, to_started = _seconds_to_run_start(
-                url, graphql_url, env, home, headers, start_samples
-            )
+            to_submitted, to_started = _seconds_to_run_start(env, graphql_url, home, headers, start_samples)
     return [
         *_latency_rows("POST /api/mes/schedules/sync/ (queue: commit a request row)", sync["queue"]),
         *_latency_rows("POST /api/mes/schedules/sync/ (graphql: launchRun per request)", sync["graphql"]),
@@ -226,14 +216,37 @@ def _api_latency(url: str, requests: int, start_samples: int) -> list[dict]:
 
 
 @contextmanager
-def _api_server(url: str, graphql_url: str, run_launch: str) -> Iterator[ServerThread]:
-    app = create_app(Settings.from_env(), database_url=url, api_settings=ApiSettings(run_launch=run_launch))
-    app.state.dagster_runs = DagsterRuns(graphql_url)
+def _api_server(env: dict[str, str], graphql_url: str, run_launch: str, home: Path) -> Iterator[str]:
+    """`oee api` in a process of its own (as deployed), launching runs the `run_launch` way; yields
+    its base URL."""
+    port = free_port()
+    log = home / f"api-{run_launch}.log"
+    api_env = {
+        **os.environ,
+        **env,
+        "OEE_DAGSTER_GRAPHQL_URL": graphql_url,
+        "OEE_API_RUN_LAUNCH": run_launch,
+        "DAGSTER_HOME": str(home),
+    }
+    process = start_logged([venv_command("oee"), "api", "--port", str(port)], api_env, log)
+    base_url = f"http://127.0.0.1:{port}"
     try:
-        with ServerThread(app) as api:
-            yield api
+        wait_until(lambda: _answers(f"{base_url}/health"), 120, "oee api answering /health", [log])
+        yield base_url
     finally:
-        app.state.services.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _forget_launches(url: str) -> None:
@@ -246,7 +259,7 @@ def _forget_launches(url: str) -> None:
 
 
 def _seconds_to_run_start(
-    url: str, graphql_url: str, env: dict[str, str], home: Path, headers: dict[str, str], samples: int
+    env: dict[str, str], graphql_url: str, home: Path, headers: dict[str, str], samples: int
 ) -> tuple[list[float], list[float]]:
     """With a `dagster-daemon` ticking `api_run_requests_sensor`: queue one sync at a time and time,
     from its 202, the sensor submitting its run and the run starting. A first sync waits out the
@@ -263,11 +276,9 @@ def _seconds_to_run_start(
     to_submitted: list[float] = []
     to_started: list[float] = []
     try:
-        with _api_server(url, graphql_url, "queue") as api, dg.DagsterInstance.get() as instance:
+        with _api_server(env, graphql_url, "queue", home) as api, dg.DagsterInstance.get() as instance:
             for sample in range(samples + 1):
-                response = httpx.post(
-                    f"{api.base_url}/api/mes/schedules/sync/", json={"line_id": "LINE-001"}, headers=headers
-                )
+                response = httpx.post(f"{api}{SYNC_PATH}", json={"line_id": "LINE-001"}, headers=headers)
                 answered = time.time()
                 if response.status_code != 202:
                     raise RuntimeError(f"sync refused: {response.status_code} {response.text}")
@@ -310,48 +321,26 @@ def _start_row(name: str, seconds: list[float]) -> dict:
 
 
 def _measure(
-    requests: int, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], expected_status: int
-) -> dict:
-    """`requests` requests from `CLIENTS` concurrent clients; latencies in ms and the error count.
-
-    `WARMUP_REQUESTS` uncounted requests go first, so the figures are the steady state, not the
-    server's connection pool filling up."""
-
-    async def main(requests: int) -> dict:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for index in range(requests):
-            queue.put_nowait(index)
-        latencies: list[float] = []
-        errors = 0
-
-        async def worker(client: httpx.AsyncClient) -> None:
-            nonlocal errors
-            while not queue.empty():
-                queue.get_nowait()
-                started = time.perf_counter()
-                try:
-                    response = await send(client)
-                    ok = response.status_code == expected_status
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - started) * 1000)
-                errors += 0 if ok else 1
-
-        started = time.perf_counter()
-        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=CLIENTS)) as client:
-            await asyncio.gather(*(worker(client) for _ in range(CLIENTS)))
-        return {"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - started}
-
-    asyncio.run(main(WARMUP_REQUESTS))
-    return asyncio.run(main(requests))
+    base_url: str,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    expected_status: int,
+    requests: int,
+    body: object = None,
+) -> Measured:
+    """`requests` requests from `CLIENTS` concurrent clients (after `WARMUP_REQUESTS` uncounted ones)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    request = prepared_request(host, int(port), method, target, headers, body)
+    return closed_loop(host, int(port), request, requests, CLIENTS, expected_status, WARMUP_REQUESTS)
 
 
-def _latency_rows(endpoint: str, measured: dict) -> list[dict]:
-    latencies = sorted(measured["latencies"])
+def _latency_rows(endpoint: str, measured: Measured) -> list[dict]:
+    latencies = sorted(measured.latencies_ms)
     p50 = statistics.median(latencies)
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     common = {
-        "seconds": measured["seconds"],
+        "seconds": measured.seconds,
         "baseline_name": "seed target P95",
         "baseline_value": TARGET_P95_MS,
     }
@@ -372,9 +361,9 @@ def _latency_rows(endpoint: str, measured: dict) -> list[dict]:
         },
         {
             "name": f"{endpoint}, {CLIENTS} clients: errors of {len(latencies)}",
-            "value": measured["errors"],
+            "value": measured.errors,
             "unit": "requests",
-            "seconds": measured["seconds"],
+            "seconds": measured.seconds,
             "baseline_name": "",
             "baseline_value": None,
             "ratio": None,

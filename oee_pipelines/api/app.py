@@ -10,8 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from oee_pipelines.api import bi, docs, erp, exports, historian, imports, iot_stream, mes, plant, telemetry
+from oee_pipelines.api.dashboard import router as dashboard_router
 from oee_pipelines.api.deps import ApiServices, get_services
 from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
+from oee_pipelines.api.lineage import router as lineage_router
 from oee_pipelines.api.odata.router import router as odata_router
 from oee_pipelines.api.params import refuse_control_characters
 from oee_pipelines.api.settings import ApiSettings
@@ -72,9 +74,12 @@ def create_app(
     app.include_router(historian.router)
     app.include_router(odata_router)
     app.include_router(bi.router)
+    app.include_router(dashboard_router)
     app.include_router(docs.router)
     app.include_router(imports.router)
+    app.include_router(imports.page_router)
     app.include_router(plant.router)
+    app.include_router(lineage_router)
     app.include_router(iot_stream.build_router(settings))
 
     @app.get(

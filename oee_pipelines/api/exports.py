@@ -1,4 +1,6 @@
-"""`GET /api/oee/export/{snapshots,downtime,shift-reports,data-mart}`: the BI exports of seed 000."""
+"""`GET /api/oee/export/{snapshots,downtime,shift-reports,data-mart}`: the BI exports of seed 000, and
+`material-consumption`, `production-variance`: the work order figures of seed 002 (sql/051), and
+`losses`: the six big losses per machine, shift and day (sql/052)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,22 @@ from oee_pipelines.api.errors import COMMON_ERROR_RESPONSES
 from oee_pipelines.api.params import IDENTIFIER_PATTERN, resolve_time_range
 from oee_pipelines.api.queries import require_owned
 from oee_pipelines.api.responses import file_responses, warehouse_export
-from oee_pipelines.exports.columns import DATA_MART, DOWNTIME, SHIFT_REPORTS, SNAPSHOTS
+from oee_pipelines.exports.columns import (
+    DATA_MART,
+    DOWNTIME,
+    LOSSES,
+    MATERIAL_CONSUMPTION,
+    PRODUCTION_VARIANCE,
+    SHIFT_REPORTS,
+    SNAPSHOTS,
+)
 from oee_pipelines.exports.queries import (
     TimeRange,
     data_mart_query,
     downtime_query,
+    losses_query,
+    material_consumption_query,
+    production_variance_query,
     shift_reports_query,
     snapshots_query,
 )
@@ -147,3 +160,78 @@ def export_data_mart(
     return warehouse_export(
         request.services, DATA_MART, query, request.export_format, request.include_headers
     )
+
+
+WORK_ORDER_HELP = "one work order (its id, e.g. WO-000001); 404 when it is not your organization's"
+
+
+@export_operation(
+    "/material-consumption",
+    summary="Material consumed per work order and material (MES), by the order's planned start",
+    responses={**file_responses(MATERIAL_CONSUMPTION), **COMMON_ERROR_RESPONSES},
+    response_class=StreamingResponse,
+)
+def export_material_consumption(
+    request: ExportRequest = Depends(export_request),
+    work_order_id: str | None = Query(
+        None, pattern=IDENTIFIER_PATTERN, max_length=64, description=WORK_ORDER_HELP, examples=["WO-000001"]
+    ),
+) -> StreamingResponse:
+    require_owned(request.services.pool, request.identity.org_id, work_order_id=work_order_id)
+    query = material_consumption_query(request.identity.org_id, request.time_range, work_order_id)
+    return warehouse_export(
+        request.services, MATERIAL_CONSUMPTION, query, request.export_format, request.include_headers
+    )
+
+
+@export_operation(
+    "/production-variance",
+    summary="Yield and material variance per work order (ERP), by the order's planned start",
+    responses={**file_responses(PRODUCTION_VARIANCE), **COMMON_ERROR_RESPONSES},
+    response_class=StreamingResponse,
+)
+def export_production_variance(
+    request: ExportRequest = Depends(export_request),
+    work_order_id: str | None = Query(
+        None, pattern=IDENTIFIER_PATTERN, max_length=64, description=WORK_ORDER_HELP, examples=["WO-000001"]
+    ),
+) -> StreamingResponse:
+    require_owned(request.services.pool, request.identity.org_id, work_order_id=work_order_id)
+    query = production_variance_query(request.identity.org_id, request.time_range, work_order_id)
+    return warehouse_export(
+        request.services, PRODUCTION_VARIANCE, query, request.export_format, request.include_headers
+    )
+
+
+class LossCategory(StrEnum):
+    """The loss tree's categories (sql/052): fully productive time, the six big losses, unknown time."""
+
+    FULLY_PRODUCTIVE = "fully_productive"
+    BREAKDOWNS = "breakdowns"
+    SETUP_ADJUSTMENTS = "setup_adjustments"
+    SMALL_STOPS = "small_stops"
+    REDUCED_SPEED = "reduced_speed"
+    STARTUP_REJECTS = "startup_rejects"
+    PRODUCTION_REJECTS = "production_rejects"
+    UNKNOWN = "unknown"
+
+
+@export_operation(
+    "/losses",
+    summary="The six big losses per machine, shift and UTC day, with their reason codes (the loss tree)",
+    description="One row per machine, shift instance, UTC day, loss category and reason code. The "
+    "minutes of a machine-day add up to its planned production time (docs/oee-model.md). Days are "
+    "those whose midnight (UTC) lies in the range.",
+    responses={**file_responses(LOSSES), **COMMON_ERROR_RESPONSES},
+    response_class=StreamingResponse,
+)
+def export_losses(
+    request: ExportRequest = Depends(export_request),
+    machine_id: str | None = Query(None, pattern=IDENTIFIER_PATTERN, max_length=64, examples=["MACHINE-001"]),
+    line_id: str | None = Query(None, pattern=IDENTIFIER_PATTERN, max_length=64, examples=["LINE-001"]),
+    loss_category: LossCategory | None = Query(None, description="one category of the loss tree"),
+) -> StreamingResponse:
+    require_owned(request.services.pool, request.identity.org_id, machine_id=machine_id, line_id=line_id)
+    category = loss_category.value if loss_category else None
+    query = losses_query(request.identity.org_id, request.time_range, machine_id, line_id, category)
+    return warehouse_export(request.services, LOSSES, query, request.export_format, request.include_headers)

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from oee_pipelines.exports.columns import TELEMETRY, TELEMETRY_AGGREGATES, ExportTable
+from oee_pipelines.exports.columns import TELEMETRY, TELEMETRY_BATCH, ExportTable
 from oee_pipelines.exports.queries import TimeRange
 from oee_pipelines.storage.lake import Lake
 
@@ -33,19 +33,42 @@ _FILTERS = """
 _METRIC_FILTER = " AND list_contains($metrics, signal)"
 _SOURCE = "read_parquet($files, hive_partitioning = true, union_by_name = true)"
 
+# Each output column from the lake's telemetry schema: the project's names and the seed's (seed 002
+# §7.1-7.2: `timestamp` / `timestamp_utc` is `ts`, `event_type` the signal, `event_value` the value,
+# `quality_score` the quality).
+RAW_EXPRESSIONS: dict[str, str] = {
+    "ts": "ts",
+    "timestamp": "ts",
+    "timestamp_utc": "ts",
+    "machine_id": "machine_id",
+    "signal": "signal",
+    "event_type": "signal",
+    "value": "value",
+    "event_value": "value",
+    "text_value": "text_value",
+    "unit": "unit",
+    "quality": "quality",
+    "quality_score": "quality",
+    "source_system": "source_system",
+}
+
 RAW_SQL = f"""
-SELECT ts, machine_id, signal, value, text_value, unit, quality, source_system
+SELECT {{select}}
 FROM {_SOURCE} WHERE {_FILTERS} {{metric_filter}}
 ORDER BY ts, signal
 """
 
 AGGREGATE_SQL = f"""
-SELECT make_timestamp((epoch_us(ts) // $bucket_us) * $bucket_us) AS bucket, machine_id, signal,
-       avg(value) AS avg_value, min(value) AS min_value, max(value) AS max_value, count(value) AS count
+SELECT make_timestamp((epoch_us(ts) // $bucket_us) * $bucket_us) AS bucket, machine_id, signal AS event_type,
+       avg(value) AS avg_value, max(value) AS max_value, min(value) AS min_value, count(value) AS count
 FROM {_SOURCE} WHERE {_FILTERS} AND value IS NOT NULL {{metric_filter}}
 GROUP BY ALL
-ORDER BY bucket, machine_id, signal
+ORDER BY bucket, machine_id, event_type
 """
+
+
+def _raw_select(table: ExportTable) -> str:
+    return ", ".join(f'{RAW_EXPRESSIONS[name]} AS "{name}"' for name in table.column_names)
 
 
 def _lake_files(lake_root: str) -> list[str]:
@@ -63,7 +86,8 @@ def _run(
         return
     connection = duckdb.connect(config={"threads": 2})
     try:
-        statement = template.format(metric_filter=_METRIC_FILTER if metrics else "")
+        select = _raw_select(table) if template is RAW_SQL else ""
+        statement = template.format(metric_filter=_METRIC_FILTER if metrics else "", select=select)
         arguments = {**params, "files": files, **({"metrics": metrics} if metrics else {})}
         reader = connection.sql(statement, params=arguments).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
@@ -84,10 +108,16 @@ def _range_params(org_id: str, machine_ids: list[str], time_range: TimeRange) ->
 
 
 def telemetry_batches(
-    lake_root: str, org_id: str, machine_ids: list[str], time_range: TimeRange, metrics: list[str] | None
+    lake_root: str,
+    org_id: str,
+    machine_ids: list[str],
+    time_range: TimeRange,
+    metrics: list[str] | None,
+    table: ExportTable = TELEMETRY,
 ) -> Iterator[pa.RecordBatch]:
+    """The raw readings in `table`'s columns (TELEMETRY, or a seed contract's names)."""
     params = _range_params(org_id, machine_ids, time_range)
-    return _run(lake_root, RAW_SQL, params, metrics, TELEMETRY)
+    return _run(lake_root, RAW_SQL, params, metrics, table)
 
 
 def aggregate_batches(
@@ -99,4 +129,4 @@ def aggregate_batches(
     metrics: list[str] | None,
 ) -> Iterator[pa.RecordBatch]:
     params = {**_range_params(org_id, machine_ids, time_range), "bucket_us": BUCKET_MICROSECONDS[aggregation]}
-    return _run(lake_root, AGGREGATE_SQL, params, metrics, TELEMETRY_AGGREGATES)
+    return _run(lake_root, AGGREGATE_SQL, params, metrics, TELEMETRY_BATCH)

@@ -9,11 +9,16 @@ from psycopg_pool import ConnectionPool
 
 from oee_pipelines.api.errors import ApiError
 
-_OWNED_TABLES = {"machine_id": "machines", "line_id": "production_lines", "shift_id": "shifts"}
+_OWNED_TABLES = {
+    "machine_id": "machines",
+    "line_id": "production_lines",
+    "shift_id": "shifts",
+    "work_order_id": "work_orders",
+}
 
 
 def owned_by(conn: Any, parameter: str, value: str, org_id: str) -> bool:
-    """Whether the machine / line / shift `value` exists in the caller's organization."""
+    """Whether the machine / line / shift / work order `value` exists in the caller's organization."""
     statement = sql.SQL("SELECT 1 FROM {} WHERE id = %s AND org_id = %s").format(
         sql.Identifier(_OWNED_TABLES[parameter])
     )

@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 from oee_pipelines.api.errors import ApiError
 from oee_pipelines.api.params import resolve_time_range
 from oee_pipelines.bi.hyper import HyperUnavailableError, write_hyper
+from oee_pipelines.cli.progress import ProgressDisplay
+from oee_pipelines.domain.progress import Progress
 from oee_pipelines.exports.columns import DATA_MART, DOWNTIME, SHIFT_REPORTS, SNAPSHOTS, ExportTable
 from oee_pipelines.exports.postgres_source import copy_batches
 from oee_pipelines.exports.queries import (
@@ -61,6 +63,24 @@ def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:
     yield from pq.ParquetFile(path).iter_batches()
 
 
+def _reported(
+    batches: Iterator[pa.RecordBatch], task: str, total: int | None, display: ProgressDisplay
+) -> Iterator[pa.RecordBatch]:
+    """The batches as they are read, showing the rows so far; then that the extract is being loaded."""
+    rows = 0
+    display.update(Progress(task, rows, total, "rows read"))
+    for batch in batches:
+        rows += batch.num_rows
+        display.update(Progress(task, rows, total, "rows read"))
+        yield batch
+    display.update(Progress(task, rows, rows, "rows read", detail="loading them into the extract"))
+
+
+def _total_rows(args: argparse.Namespace) -> int | None:
+    """The rows to convert when known before reading them (a Parquet file's footer says)."""
+    return pq.ParquetFile(args.parquet).metadata.num_rows if args.parquet else None
+
+
 def _batches(args: argparse.Namespace) -> Iterator[pa.RecordBatch]:
     if args.parquet:
         return _parquet_batches(args.parquet)
@@ -73,7 +93,10 @@ def _batches(args: argparse.Namespace) -> Iterator[pa.RecordBatch]:
 
 def run_hyper(args: argparse.Namespace) -> int:
     try:
-        rows = write_hyper(args.out, TABLES[args.table][0], _batches(args))
+        with ProgressDisplay(sys.stderr) as display:
+            task = f"{args.table} -> {args.out.name}"
+            batches = _reported(_batches(args), task, _total_rows(args), display)
+            rows = write_hyper(args.out, TABLES[args.table][0], batches)
     except ApiError as exc:
         print(f"oee bi hyper: {exc.parameter}: {exc.message}", file=sys.stderr)
         return 2

@@ -28,6 +28,8 @@ from oee_pipelines.cli.dagster_home import (
 from oee_pipelines.cli.imports import run_import_demo
 from oee_pipelines.cli.iot import run_iot_demo
 from oee_pipelines.cli.onboarding import PLANT_MODEL_VARIABLE, run_plant_onboarding, write_demo_plant_model
+from oee_pipelines.cli.progress import ProgressDisplay
+from oee_pipelines.cli.run_progress import execute_with_progress
 from oee_pipelines.services.mes_erp.run_requests import demo_window_run_config
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
@@ -44,6 +46,7 @@ DEFAULT_DEMO_DAYS = 3
 class DemoStep:
     job_name: str
     partitioned: bool  # daily partitions over the demo days, as one single-run backfill
+    doing: str  # what the step does, printed when it starts
     # Run config for the demo days [first, last], for unpartitioned jobs that take a window.
     run_config: Callable[[date, date], dict[str, Any]] | None = None
     # A step that is more than one job run (IoT: broker, ingester, then the landing job).
@@ -52,18 +55,42 @@ class DemoStep:
 
 DEMO_STEPS = [
     # The simulated plant onboards like any plant: its plant model file, applied (docs/onboarding.md).
-    DemoStep("plant model", partitioned=False, run=run_plant_onboarding),
-    DemoStep("iot_landing_job", partitioned=False, run=run_iot_demo),
-    DemoStep("mes_erp_sync_job", partitioned=False, run_config=demo_window_run_config),
-    DemoStep("import_file_job", partitioned=False, run=run_import_demo),
+    DemoStep(
+        "plant model",
+        partitioned=False,
+        doing="applying the plant model file and templates",
+        run=run_plant_onboarding,
+    ),
+    DemoStep(
+        "iot_landing_job",
+        partitioned=False,
+        doing="publishing sensor readings over MQTT, buffering and landing them by hour",
+        run=run_iot_demo,
+    ),
+    DemoStep(
+        "mes_erp_sync_job",
+        partitioned=False,
+        doing="syncing orders, recipes, materials and labor costs",
+        run_config=demo_window_run_config,
+    ),
+    DemoStep(
+        "import_file_job",
+        partitioned=False,
+        doing="importing CSV files dropped into the inbox",
+        run=run_import_demo,
+    ),
     # The demo days from the simulated PI / AVEVA servers through the historian connectors.
-    DemoStep("historian_backfill_job", partitioned=True),
+    DemoStep("historian_backfill_job", partitioned=True, doing="backfilling the days from PI and AVEVA"),
     # Enriched telemetry -> downtime -> OEE snapshots -> shift reports -> data mart (OEE per line).
-    DemoStep("oee_daily_job", partitioned=True),
+    DemoStep(
+        "oee_daily_job",
+        partitioned=True,
+        doing="enriching telemetry, checking quality, computing downtime, OEE and the data mart",
+    ),
     # Completed orders' good pieces (now in oee_snapshots) back to the MES.
-    DemoStep("mes_order_status_job", partitioned=False),
+    DemoStep("mes_order_status_job", partitioned=False, doing="pushing completed orders back to the MES"),
     # Publishes the files of the tables the OEE job built: keep it after the OEE job.
-    DemoStep("published_files_job", partitioned=True),
+    DemoStep("published_files_job", partitioned=True, doing="writing the published files per table and day"),
 ]
 # The simulated MES/ERP serve orders for the demo days plus this margin either side.
 SOURCE_MARGIN = timedelta(days=7)
@@ -98,9 +125,10 @@ def run_demo(args: argparse.Namespace) -> int:
             # The simulated plant onboards like any plant: its model file, applied by `plant_model`.
             os.environ[PLANT_MODEL_VARIABLE] = str(write_demo_plant_model(settings))
             definitions = load_definitions()
-            with dg.DagsterInstance.get() as instance:
+            with dg.DagsterInstance.get() as instance, ProgressDisplay() as display:
                 apply_pool_limits(instance)
-                for step in DEMO_STEPS:
+                for number, step in enumerate(DEMO_STEPS, start=1):
+                    display.note(f"[{number}/{len(DEMO_STEPS)}] {step.job_name}: {step.doing}")
                     _run_step(definitions, instance, step, first, last)
         _print_summary(url, settings, first, last)
     finally:
@@ -133,7 +161,7 @@ def _run_step(
     )
     started = time.monotonic()
     run_config = {**QUIET_LOGS, **(step.run_config(first, last) if step.run_config else {})}
-    result = job.execute_in_process(instance=instance, tags=tags, run_config=run_config)
+    result = execute_with_progress(job, instance, tags=tags, run_config=run_config)
     if not result.success:
         raise SystemExit(f"oee demo: {step.job_name} failed (run {result.run_id}); see the Dagster UI")
     print(f"ran {step.job_name:<32} in {time.monotonic() - started:5.1f} s  (run {result.run_id[:8]})")

@@ -16,6 +16,8 @@ from pathlib import Path
 import dagster as dg
 
 from oee_pipelines.cli.plant import run_reference_import
+from oee_pipelines.cli.progress import ProgressDisplay
+from oee_pipelines.cli.run_progress import execute_with_progress
 from oee_pipelines.connectors.files import safe_file_name
 from oee_pipelines.domain.imports import IMPORT_KINDS
 from oee_pipelines.services.imports import FileImporter, ImportOutcome, ImportSetupError
@@ -64,16 +66,20 @@ def run_import(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"oee import: no such file {args.file}", file=sys.stderr)
         return 2
-    importer = FileImporter(resolve_database_url(settings), Lake(settings.lake_root))
     try:
-        outcome = importer.import_file(
-            args.file,
-            args.import_type,
-            org_id=args.org or settings.org_id,
-            submitted_by=args.submitted_by or f"cli:{getpass.getuser()}",
-            quarantine_invalid=args.quarantine_invalid,
-            encoding=args.encoding,
-        )
+        # A large file reports its rows read so far (on stderr: stdout is the outcome).
+        with ProgressDisplay(sys.stderr) as display:
+            importer = FileImporter(
+                resolve_database_url(settings), Lake(settings.lake_root), progress=display.update
+            )
+            outcome = importer.import_file(
+                args.file,
+                args.import_type,
+                org_id=args.org or settings.org_id,
+                submitted_by=args.submitted_by or f"cli:{getpass.getuser()}",
+                quarantine_invalid=args.quarantine_invalid,
+                encoding=args.encoding,
+            )
     except (ImportSetupError, ValueError) as exc:
         print(f"oee import: {exc}", file=sys.stderr)
         return 2
@@ -146,7 +152,7 @@ def run_import_demo(
     job = definitions.resolve_job_def(IMPORT_FILE_JOB)
     for request in tick.run_requests:
         run_config = {**request.run_config, **DEMO_LOG_LEVEL}
-        result = job.execute_in_process(instance=instance, run_config=run_config, tags=request.tags)
+        result = execute_with_progress(job, instance, run_config=run_config, tags=request.tags)
         if not result.success:
             raise SystemExit(f"oee demo: {IMPORT_FILE_JOB} failed (run {result.run_id}); see the Dagster UI")
         [materialization] = [

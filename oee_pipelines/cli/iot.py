@@ -28,6 +28,8 @@ import dagster as dg
 import yaml
 
 from oee_pipelines.cli.dagster_home import QUIET_LOGS
+from oee_pipelines.cli.progress import note, report
+from oee_pipelines.cli.run_progress import execute_with_progress
 from oee_pipelines.connectors.iot.buffer import closed_segments, open_segments, read_records
 from oee_pipelines.connectors.iot.config import MqttSettings
 from oee_pipelines.connectors.iot.http_poller import PollerConfig, endpoints_from_sensors, run_poller
@@ -35,6 +37,7 @@ from oee_pipelines.connectors.iot.ingester import IngesterConfig, run_ingester
 from oee_pipelines.connectors.iot.intake import read_sensor_registry
 from oee_pipelines.connectors.iot.mosquitto import MOSQUITTO, MosquittoBroker
 from oee_pipelines.connectors.iot.termination import stop_on_termination
+from oee_pipelines.domain.progress import Progress
 from oee_pipelines.services.iot.sources import mqtt_settings, poll_endpoints
 from oee_pipelines.settings import ConfigError, Settings
 from oee_pipelines.simulator.mqtt_publisher import (
@@ -51,6 +54,7 @@ LOCAL_HOST = "127.0.0.1"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 LOCAL_TOPICS = ["factory/#"]
 DEMO_BATCH_READINGS = 500
+DEMO_PUBLISH_CHUNK = 50  # MQTT messages published between two progress reports
 DEMO_WAIT_SECONDS = 300.0
 READY_WAIT_SECONDS = 60.0
 # The Dagster names the demo landing uses (defined in `defs/iot/` and `defs/resources.py`, looked up by name).
@@ -290,6 +294,7 @@ def run_iot_demo(definitions: dg.Definitions, instance: dg.DagsterInstance, firs
     end = datetime.combine(last, clock.min, tzinfo=UTC) + timedelta(days=1)
     started = time.monotonic()
     plant = _plant(settings)
+    note(f"  simulating the plant's MQTT sensors' readings, {first} .. {last}")
     readings = from_plant(plant, start, end)
     batches = list(messages(readings, sensor_topics(plant.iot_sensors()), batch_size=DEMO_BATCH_READINGS))
     configured = mqtt_settings(settings.sources.iot)
@@ -324,7 +329,15 @@ def _publish_and_buffer(
     ingester = _start_ingester(broker_flags, buffer_dir, demo_dir / "ingester.ready")
     try:
         with MqttPublisher(host, port, client_id="oee-demo-sensors") as publisher:
-            publisher.publish(batches)
+            messages_sent = readings_sent = 0
+            for chunk_start in range(0, len(batches), DEMO_PUBLISH_CHUNK):
+                sent = publisher.publish(batches[chunk_start : chunk_start + DEMO_PUBLISH_CHUNK])
+                messages_sent += sent.messages
+                readings_sent += sent.readings
+                report(
+                    Progress("IoT published", messages_sent, len(batches), "MQTT messages",
+                             counts={"readings": readings_sent})
+                )  # fmt: skip
             publisher.wait_until_delivered(DEMO_WAIT_SECONDS)
         _wait_until_buffered(buffer_dir, len(batches))
     finally:
@@ -350,10 +363,12 @@ def _start_ingester(
 
 def _wait_until_buffered(buffer_dir: Path, message_count: int) -> None:
     deadline = time.monotonic() + DEMO_WAIT_SECONDS
-    while _buffered_messages(buffer_dir) < message_count:
+    while (buffered := _buffered_messages(buffer_dir)) < message_count:
+        report(Progress("IoT buffered by the ingester", buffered, message_count, "MQTT messages"))
         if time.monotonic() > deadline:
             raise SystemExit(f"oee demo: the IoT ingester buffered fewer than {message_count} messages")
         time.sleep(0.2)
+    report(Progress("IoT buffered by the ingester", buffered, message_count, "MQTT messages"))
 
 
 def _buffered_messages(buffer_dir: Path) -> int:
@@ -385,8 +400,9 @@ def _land(
     bound = definitions.resources[IOT_RESOURCE]
     demo_buffer = type(bound)(buffer_dir=str(buffer_dir), org_id=settings.org_id)
     started = time.monotonic()
-    result = job.execute_in_process(
-        instance=instance,
+    result = execute_with_progress(
+        job,
+        instance,
         run_config=QUIET_LOGS,
         resources={IOT_RESOURCE: demo_buffer},
         tags={

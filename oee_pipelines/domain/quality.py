@@ -1,12 +1,16 @@
 """Data-quality rules on telemetry and snapshots; each returns the data after the rule, counts and alerts.
 
 - ranges: readings outside `sensor_range_config` get the configured action (ALERT keeps the
-  reading, DEGRADE sets its quality to 50, REJECT removes it), one alert per reading;
+  reading, DEGRADE sets its quality to 50, REJECT removes it);
 - duplicates: same machine, signal, value (and text value) within 1 s of an earlier reading are
-  removed, one alert per machine, signal and hour;
-- completeness: silences longer than a multiple of a sensor's expected interval (one alert per
-  gap) and the share of expected readings present per sensor per hour;
+  removed;
+- completeness: silences longer than a multiple of a sensor's expected interval (gaps) and the
+  share of expected readings present per sensor per hour;
 - performance above 105 %: one alert per snapshot (a wrong ideal cycle time is the usual cause).
+
+The telemetry rules give one alert per sensor, rule and UTC hour (`alerts.group_hourly`), whose
+`reading_count` is the offending readings (ranges, duplicates), the silences (gaps) or the
+missing readings (completeness), with the first and last offending reading.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from oee_pipelines.domain.alerts import (
     PERFORMANCE_ABOVE_LIMIT,
     alert_rows,
     concat_alerts,
+    group_hourly,
 )
 from oee_pipelines.domain.intervals import MICROS_PER_SECOND, as_utc, from_micros, silences, to_micros
 from oee_pipelines.domain.oee import PERFORMANCE_ALERT_PCT
@@ -62,7 +67,7 @@ def check_ranges(telemetry: pd.DataFrame, sensor_range_config: pd.DataFrame) -> 
     result = result[~reject]
     bad = telemetry[violated]
     bad_action = pd.Series(action[violated], dtype=object)
-    alerts = alert_rows(
+    findings = alert_rows(
         org_id=bad["org_id"],
         machine_id=bad["machine_id"],
         alert_type=OUT_OF_RANGE,
@@ -73,7 +78,12 @@ def check_ranges(telemetry: pd.DataFrame, sensor_range_config: pd.DataFrame) -> 
         expected_max=pd.Series(high[violated]),
         severity=bad_action.map(ACTION_SEVERITY),
         details=pd.Series([{"action": name} for name in bad_action], dtype=object),
+        first_reading_at=bad["ts"],
+        first_value=bad["value"],
+        last_reading_at=bad["ts"],
+        last_value=bad["value"],
     )
+    alerts = group_hourly(findings, metric="worst")
     counts = {
         "checked": int((~np.isnan(low)).sum()),
         "violations": int(violated.sum()),
@@ -94,20 +104,19 @@ def drop_duplicates(telemetry: pd.DataFrame, tolerance_seconds: float = 1.0) -> 
     duplicate = pd.Series(False, index=telemetry.index)
     duplicate.loc[ordered.index] = (same & close).to_numpy()
     removed = telemetry[duplicate.to_numpy()]
-    hourly = (
-        removed.assign(hour=pd.to_datetime(removed["ts"], utc=True).dt.floor("h"))
-        .groupby(["org_id", "machine_id", "signal", "hour"], as_index=False)
-        .size()
-    )
-    alerts = alert_rows(
-        org_id=hourly["org_id"],
-        machine_id=hourly["machine_id"],
+    findings = alert_rows(
+        org_id=removed["org_id"],
+        machine_id=removed["machine_id"],
         alert_type=DUPLICATE,
-        timestamp_utc=hourly["hour"],
-        metric_name=hourly["signal"],
-        metric_value=hourly["size"],
-        details=pd.Series([{"duplicates": int(n)} for n in hourly["size"]], dtype=object),
+        timestamp_utc=removed["ts"],
+        metric_name=removed["signal"],
+        metric_value=1.0,  # summed per hour: the duplicates removed
+        first_reading_at=removed["ts"],
+        first_value=removed["value"],
+        last_reading_at=removed["ts"],
+        last_value=removed["value"],
     )
+    alerts = group_hourly(findings, metric="sum")
     frame = telemetry[~duplicate.to_numpy()]
     return RuleResult(
         frame=frame, alerts=alerts, counts={"readings": len(telemetry), "duplicates": len(removed)}
@@ -154,7 +163,8 @@ def check_completeness(
         codes, micros, (gap_multiple * interval_us).astype(np.int64), start_us, end_us
     )
     gap_sensors = sensors.iloc[gap_codes]
-    gap_alerts = alert_rows(
+    # A gap is found in the hour it starts: first / last reading are the readings around the silence.
+    gap_findings = alert_rows(
         org_id=gap_sensors["org_id"],
         machine_id=gap_sensors["machine_id"],
         alert_type=GAP,
@@ -162,11 +172,10 @@ def check_completeness(
         metric_name=gap_sensors["signal"],
         metric_value=pd.Series((gap_ends - gap_starts) / MICROS_PER_SECOND),
         expected_max=pd.Series(gap_multiple * gap_sensors["expected_interval_s"].to_numpy()),
-        details=pd.Series(
-            [{"gap_end": e.isoformat()} for e in from_micros(gap_ends)],
-            dtype=object,
-        ),
+        first_reading_at=pd.Series(from_micros(gap_starts)),
+        last_reading_at=pd.Series(from_micros(gap_ends)),
     )
+    gap_alerts = group_hourly(gap_findings, metric="max")
     hourly = _hourly_share(sensors, codes, micros, start_us, end_us)
     low = hourly[hourly["share"] < min_hourly_share]
     low_alerts = alert_rows(
@@ -177,6 +186,7 @@ def check_completeness(
         metric_name=low["signal"],
         metric_value=low["share"],
         expected_min=min_hourly_share,
+        reading_count=(low["expected"] - low["present"]).astype("int64"),
         details=pd.Series(
             [
                 {"present": int(p), "expected": int(e)}

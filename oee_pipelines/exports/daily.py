@@ -2,7 +2,8 @@
 
 The warehouse tables use the API's own queries (one definition of each export), over the day's
 windows: snapshots and the data mart by `snapshot_time` in `(day, next day]` (a window's end), downtime
-by `start_time` and shift reports by `shift_start` in `[day, next day)`. Hourly telemetry aggregates
+by `start_time`, shift reports by `shift_start` and the work order figures (material consumption,
+production variance) by the order's `planned_start` in `[day, next day)`. Hourly telemetry aggregates
 come from the lake with DuckDB: the day's enriched telemetry when it has been built, the raw
 telemetry of every source otherwise.
 """
@@ -21,6 +22,9 @@ from psycopg import Connection
 from oee_pipelines.exports.columns import (
     DATA_MART,
     DOWNTIME,
+    LOSSES,
+    MATERIAL_CONSUMPTION,
+    PRODUCTION_VARIANCE,
     SHIFT_REPORTS,
     SNAPSHOTS,
     TELEMETRY_AGGREGATES,
@@ -32,6 +36,9 @@ from oee_pipelines.exports.queries import (
     TimeRange,
     data_mart_query,
     downtime_query,
+    losses_query,
+    material_consumption_query,
+    production_variance_query,
     shift_reports_query,
     snapshots_query,
 )
@@ -80,6 +87,27 @@ PUBLISHED_TABLES = (
     ),
     PublishedTable(
         "telemetry_hourly", TELEMETRY_AGGREGATES, "bucket", "Hourly avg/min/max/count per machine and signal"
+    ),
+    PublishedTable(
+        "material_consumption",
+        MATERIAL_CONSUMPTION,
+        "planned_start",
+        "Material consumed per work order and material, by the order's planned start",
+        material_consumption_query,
+    ),
+    PublishedTable(
+        "production_variance",
+        PRODUCTION_VARIANCE,
+        "planned_start",
+        "Yield and material variance per work order, by the order's planned start",
+        production_variance_query,
+    ),
+    PublishedTable(
+        "oee_losses",
+        LOSSES,
+        "day",
+        "The six big losses per machine, shift and UTC day, with their reason codes",
+        losses_query,
     ),
 )
 

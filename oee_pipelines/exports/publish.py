@@ -96,7 +96,9 @@ def write_atomically(target: Path, chunks: Iterable[bytes]) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _iso(value: datetime | None) -> str | None:
+def _iso(value: datetime | date | None) -> str | None:
+    if value is not None and not isinstance(value, datetime):  # a day column: its UTC midnight
+        value = datetime.combine(value, datetime.min.time(), tzinfo=UTC)
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -7,7 +7,7 @@ fragments switched on or off; values only ever travel as parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from psycopg import sql
@@ -152,7 +152,9 @@ DATA_MART_SELECT = sql.SQL(
     "snapshot_id, snapshot_time, machine_id, machine_name, machine_code, line_id, line_name, shift_id, "
     "shift_name, work_order_id, wo_number, product_name, oee_pct, availability_pct, performance_pct, "
     "quality_pct, total_pieces, good_pieces, rejected_pieces, planned_production_time, "
-    "actual_production_time, downtime_minutes, planned_downtime_minutes, unplanned_downtime_minutes"
+    "actual_production_time, downtime_minutes, planned_downtime_minutes, unplanned_downtime_minutes, "
+    "wo_material_planned_cost, wo_material_consumed_cost, wo_material_variance_cost, "
+    "wo_yield_variance_quantity, wo_yield_variance_pct"
 )
 
 
@@ -169,4 +171,94 @@ def data_mart_query(org_id: str, time_range: TimeRange, limit: int | None = None
         order_by=sql.SQL("snapshot_time, machine_id"),
         params=_range_params(org_id, time_range),
         limit=limit,
+    )
+
+
+def material_consumption_query(
+    org_id: str, time_range: TimeRange, work_order_id: str | None = None
+) -> ExportQuery:
+    """Consumption per work order and material, for the orders planned to start in the range."""
+    conditions = [sql.SQL("c.org_id = %(org_id)s"), *_in_range("c.planned_start", time_range)]
+    params = _range_params(org_id, time_range)
+    if work_order_id is not None:
+        conditions.append(sql.SQL("c.work_order_id = %(work_order_id)s"))
+        params["work_order_id"] = work_order_id
+    return ExportQuery(
+        select=sql.SQL(
+            "c.planned_start, c.work_order_id, c.wo_number, c.line_id, c.material_number, "
+            "c.planned_quantity, c.consumed_quantity, c.consumed_quantity - c.planned_quantity, "
+            "c.base_unit, m.unit_cost, c.consumed_quantity * m.unit_cost, m.currency, c.source_system"
+        ),
+        from_where=sql.SQL(
+            "FROM material_consumption c LEFT JOIN materials m "
+            "ON m.org_id = c.org_id AND m.material_number = c.material_number"
+        )
+        + _where(*conditions),
+        order_by=sql.SQL("c.planned_start, c.wo_number, c.material_number"),
+        params=params,
+    )
+
+
+def production_variance_query(
+    org_id: str, time_range: TimeRange, work_order_id: str | None = None
+) -> ExportQuery:
+    """Yield and component variance per work order, for the orders planned to start in the range."""
+    conditions = [sql.SQL("v.org_id = %(org_id)s"), *_in_range("v.planned_start", time_range)]
+    params = _range_params(org_id, time_range)
+    if work_order_id is not None:
+        conditions.append(sql.SQL("v.work_order_id = %(work_order_id)s"))
+        params["work_order_id"] = work_order_id
+    return ExportQuery(
+        select=sql.SQL(
+            "v.planned_start, v.work_order_id, v.wo_number, v.line_id, v.item, v.item_type, v.unit, "
+            "v.planned_quantity, v.actual_quantity, v.variance_quantity, v.variance_pct, "
+            "v.variance_quantity * m.unit_cost, m.currency, v.source_system"
+        ),
+        from_where=sql.SQL(
+            "FROM production_variance v LEFT JOIN materials m "
+            "ON v.item_type = 'material' AND m.org_id = v.org_id AND m.material_number = v.item"
+        )
+        + _where(*conditions),
+        order_by=sql.SQL("v.planned_start, v.wo_number, v.item_type DESC, v.item"),
+        params=params,
+    )
+
+
+def _ceil_day(moment: datetime) -> date:
+    """The first UTC day whose midnight is at or after `moment`."""
+    utc = moment.astimezone(UTC)
+    return utc.date() if utc.time() == time.min else utc.date() + timedelta(days=1)
+
+
+def losses_query(
+    org_id: str,
+    time_range: TimeRange,
+    machine_id: str | None = None,
+    line_id: str | None = None,
+    loss_category: str | None = None,
+) -> ExportQuery:
+    """The loss tree rows (sql/052) of the UTC days whose midnight lies in the range."""
+    conditions = [
+        sql.SQL("l.org_id = %(org_id)s"),
+        sql.SQL("l.day >= %(first_day)s"),
+        sql.SQL("l.day < %(end_day)s"),
+    ]
+    params: dict[str, Any] = {
+        "org_id": org_id,
+        "first_day": _ceil_day(time_range.start),
+        "end_day": _ceil_day(time_range.end),
+    }
+    for column, value in (("machine_id", machine_id), ("line_id", line_id), ("loss_category", loss_category)):
+        if value is not None:
+            conditions.append(sql.SQL("l.{} = {}").format(sql.Identifier(column), sql.Placeholder(column)))
+            params[column] = value
+    return ExportQuery(
+        select=sql.SQL(
+            "l.day, l.machine_id, m.name, l.line_id, l.shift_id, l.shift_date, l.loss_category, "
+            "l.oee_factor, l.reason_category, l.reason_code, l.reason_name, l.minutes, l.occurrences, "
+            "l.pieces"
+        ),
+        from_where=sql.SQL("FROM oee_losses l JOIN machines m ON m.id = l.machine_id") + _where(*conditions),
+        order_by=sql.SQL("l.day, l.id"),
+        params=params,
     )

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 # A connection factory: `WarehouseResource.connect`, a psycopg pool's `connection`, ...
@@ -50,17 +51,38 @@ class ApiRunRequests:
         run_config: Mapping[str, Any],
         tags: Mapping[str, str],
         requested_by: str,
-    ) -> str:
-        """Commit a request; returns its id (a UUID string) once the row is durable."""
+        owned: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Commit a request; returns its id (a UUID string) once the row is durable.
+
+        `owned` ({table: id}, e.g. {"production_lines": "LINE-001"}): record the request only if each
+        of these rows exists in `org_id`; None (nothing written) when one does not. The check is part
+        of the INSERT, so a launch costs the API one statement and one round trip to the warehouse."""
         request_id = str(uuid.uuid4())
+        conditions = [
+            sql.SQL("EXISTS (SELECT 1 FROM {} WHERE id = %s AND org_id = %s)").format(sql.Identifier(table))
+            for table in (owned or {})
+        ]
+        statement = sql.SQL(
+            """INSERT INTO api_run_requests (id, org_id, job_name, run_config, tags, requested_by)
+               SELECT %s, %s, %s, %s, %s, %s WHERE {} RETURNING id"""
+        ).format(sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"))
+        owned_params = [value for row_id in (owned or {}).values() for value in (row_id, org_id)]
         with self._connect() as conn:
-            conn.execute(
-                """INSERT INTO api_run_requests (id, org_id, job_name, run_config, tags, requested_by)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
-                (request_id, org_id, job_name, Jsonb(dict(run_config)), Jsonb(dict(tags)), requested_by),
-            )
+            inserted = conn.execute(
+                statement,
+                (
+                    request_id,
+                    org_id,
+                    job_name,
+                    Jsonb(dict(run_config)),
+                    Jsonb(dict(tags)),
+                    requested_by,
+                    *owned_params,
+                ),
+            ).fetchone()
             conn.commit()
-        return request_id
+        return request_id if inserted else None
 
     def pending(self, limit: int = MAX_REQUESTS_PER_TICK) -> list[RunRequestRow]:
         """The oldest requests with no run recorded yet, oldest first."""

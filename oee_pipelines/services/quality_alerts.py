@@ -3,6 +3,10 @@
 Each stage that finds problems (the telemetry quality rules, the historian's unmapped state names)
 hands its findings for one day here; the day's alerts of those types, optionally narrowed to a scope
 (one historian system and its tags), are replaced in one transaction, so a re-run never adds rows.
+
+The telemetry rules hand one row per sensor, rule and hour (`domain.alerts.group_hourly`) with its
+`reading_count` and first / last offending reading; rows of other stages count 1 reading.
+`day_alerts` reads the rows back for the checks that report them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from psycopg import Connection, sql
 
-from oee_pipelines.domain.alerts import ALERT_COLUMNS
+from oee_pipelines.domain.alerts import ALERT_COLUMNS, FLOAT_COLUMNS, TIME_COLUMNS
 from oee_pipelines.storage import bulk_load
 
 TABLE = "data_quality_alerts"
@@ -35,9 +39,11 @@ def replace_day_alerts(
     frame = alerts.reindex(columns=ALERT_COLUMNS).assign(partition_date=day)
     frame["severity"] = frame["severity"].fillna("WARNING")
     frame["details"] = [json.dumps(value or {}, default=str) for value in frame["details"]]
-    frame["timestamp_utc"] = pd.to_datetime(frame["timestamp_utc"], utc=True)
-    for column in ("metric_value", "expected_min", "expected_max"):
+    for column in TIME_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in FLOAT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["reading_count"] = pd.to_numeric(frame["reading_count"]).fillna(1).astype("int32")
     where: sql.Composable = sql.SQL("partition_date = %s AND alert_type = ANY(%s)")
     params: list[Any] = [day, list(alert_types)]
     if scope is not None:
@@ -45,3 +51,21 @@ def replace_day_alerts(
         params.extend(scope_params)
     bulk_load.replace_rows(conn, TABLE, pa.Table.from_pandas(frame, preserve_index=False), where, params)
     return len(frame)
+
+
+def day_alerts(conn: Connection, days: Sequence[date], alert_types: Sequence[str]) -> pd.DataFrame:
+    """The alerts of `alert_types` on `days` (partition dates), in the `ALERT_COLUMNS` shape."""
+    columns = sql.SQL(", ").join(sql.Identifier(column) for column in ALERT_COLUMNS)
+    query = sql.SQL(
+        "SELECT {} FROM {} WHERE partition_date = ANY(%s) AND alert_type = ANY(%s) "
+        "ORDER BY alert_type, machine_id, metric_name, timestamp_utc"
+    ).format(columns, sql.Identifier(TABLE))
+    with conn.cursor() as cursor:
+        rows = cursor.execute(query, (list(days), list(alert_types))).fetchall()
+    frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    for column in TIME_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in FLOAT_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["reading_count"] = frame["reading_count"].astype("int64")
+    return frame

@@ -320,7 +320,7 @@ class SimulatedPlant:
             machines=self.machines().rename(columns={"id": "machine_id"})[["machine_id", "line_id"]],
             scheduled=self._scheduled_frame(begin, finish),
             states=self.machine_states(log_start, log_end),
-            reason_codes=reason_codes[["code", "is_planned"]],
+            reason_codes=reason_codes[["code", "is_planned", "loss_category"]],
             pieces=self.pieces(begin, finish),
             work_orders=self._orders_with_ideal_cycle(
                 log_start - timedelta(days=1), log_end + timedelta(days=1)

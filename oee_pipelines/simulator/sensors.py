@@ -97,15 +97,35 @@ def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (cumulative[ends] - cumulative[starts]) / (ends - starts)
 
 
-def _with_faults(
-    signal: ProcessSignal, offsets: np.ndarray, base: np.ndarray, rng: np.random.Generator
-) -> Readings:
-    count = len(offsets)
-    values = base + rng.normal(0.0, signal.noise, count)
-    values = np.maximum(values, signal.min_value) if signal.min_value == 0.0 else values
+@dataclass(frozen=True)
+class FaultDraw:
+    """The random part of one sensor-day: noise and where each fault falls (one entry per reading)."""
+
+    noise: np.ndarray
+    spikes: np.ndarray  # bool: the reading is replaced by an out-of-range spike
+    spike_factor: np.ndarray  # the spike's multiple of the range maximum
+    questionable: np.ndarray  # bool: quality 50
+    keep: np.ndarray  # bool: False inside a gap (the reading is never sent)
+    repeated: np.ndarray  # bool per kept reading: sent twice
+    gaps: int
+
+    def counts(self) -> dict[str, int]:
+        """What the sensor-day sends wrong: spike and questionable readings as sent, repeats, gaps."""
+        sent = np.where(self.repeated, 2, 1)
+        return {
+            "spike": int((self.spikes[self.keep] * sent).sum()),
+            "duplicate": int(self.repeated.sum()),
+            "dropout": self.gaps,
+            "questionable": int((self.questionable[self.keep] * sent).sum()),
+        }
+
+
+def draw_faults(count: int, noise: float, rng: np.random.Generator) -> FaultDraw:
+    """Draws in a fixed order, so the readings and the fault manifest agree for the same rng."""
+    noise_values = rng.normal(0.0, noise, count)
     spikes = rng.random(count) < SPIKE_PROBABILITY
-    values = np.where(spikes, signal.max_value * rng.uniform(1.3, 2.0, count), values)
-    quality = np.where(rng.random(count) < QUESTIONABLE_PROBABILITY, 50, 100).astype(np.int16)
+    spike_factor = rng.uniform(1.3, 2.0, count)
+    questionable = rng.random(count) < QUESTIONABLE_PROBABILITY
     keep = np.ones(count, dtype=bool)
     gap_count = int(rng.poisson(GAPS_PER_DAY))
     for gap_start, gap_length in zip(
@@ -114,7 +134,20 @@ def _with_faults(
         strict=True,
     ):
         keep[gap_start : gap_start + gap_length] = False
-    repeats = np.where(rng.random(count) < DUPLICATE_PROBABILITY, 2, 1)[keep]
+    repeated = (rng.random(count) < DUPLICATE_PROBABILITY)[keep]
+    return FaultDraw(noise_values, spikes, spike_factor, questionable, keep, repeated, gap_count)
+
+
+def _with_faults(
+    signal: ProcessSignal, offsets: np.ndarray, base: np.ndarray, rng: np.random.Generator
+) -> Readings:
+    draw = draw_faults(len(offsets), signal.noise, rng)
+    values = base + draw.noise
+    values = np.maximum(values, signal.min_value) if signal.min_value == 0.0 else values
+    values = np.where(draw.spikes, signal.max_value * draw.spike_factor, values)
+    quality = np.where(draw.questionable, 50, 100).astype(np.int16)
+    repeats = np.where(draw.repeated, 2, 1)
+    keep = draw.keep
     return Readings(
         offsets=np.repeat(offsets[keep], repeats).astype(np.int64),
         values=np.repeat(values[keep], repeats),

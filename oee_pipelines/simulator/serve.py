@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from starlette.types import ASGIApp
 
+from oee_pipelines.simulator.faults import write_fault_manifest
 from oee_pipelines.simulator.plant import SimulatedPlant
 from oee_pipelines.simulator.registry import PI_STATE_NAMES
 from oee_pipelines.simulator.servers.aveva_historian import AvevaHistorianSimulator
@@ -155,9 +156,13 @@ class SimulatedSources:
         return config
 
     def write_connector_config(self, path: Path) -> Path:
+        """The connector config at `path`, and beside it the fault manifest of the served days: a demo
+        artifact (`oee demo`'s summary names the injected faults; the pipeline never reads it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             "# Written by the simulator: connectors pointed at the simulated plant on loopback.\n"
             + yaml.safe_dump(self.connector_config(), sort_keys=False)
         )
+        last_day = (self.end - timedelta(microseconds=1)).date()
+        write_fault_manifest(self.plant, self.start.date(), last_day, path.parent)
         return path

@@ -14,6 +14,18 @@ Model, per window `[window_start, window_start + 15 min)`:
   time of the work order running during `(ts - 60 s, ts]`.
 Percentages: nothing planned -> all NULL; run time 0 -> availability 0, OEE 0, performance and
 quality NULL; no pieces with run time -> quality NULL, OEE 0.
+
+The six big losses per window (minutes), which with the fully productive time add up to the planned
+production minutes:
+- breakdowns / setup and adjustments: unplanned downtime whose reason code's loss category is
+  `setup_adjustments` is setup, the rest breakdowns (time no state covers is `unknown_minutes`,
+  still counted in unplanned downtime above);
+- small stops: the unplanned stops under the threshold, inside scheduled time;
+- reduced speed: run minutes - small stops - ideal minutes of every piece;
+- startup / production rejects: rejected pieces x ideal cycle time; a counter row is in a startup
+  when the last planned or unplanned downtime stop that ended at or before `ts` ended less than
+  `STARTUP_PERIOD_SECONDS` earlier (strictly after it);
+- fully productive: good pieces x ideal cycle time.
 """
 
 from __future__ import annotations
@@ -28,7 +40,9 @@ import pandas as pd
 WINDOW_SECONDS = 900
 PIECE_INTERVAL_SECONDS = 60
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
-RUN, PLANNED_STOP, UNPLANNED_DOWN = 0, 1, 2
+STARTUP_PERIOD_SECONDS = 600
+RUN, PLANNED_STOP, UNPLANNED_DOWN, SETUP_DOWN, SMALL_STOP, UNCOVERED = 0, 1, 2, 3, 4, 5
+DOWNTIME = (PLANNED_STOP, UNPLANNED_DOWN, SETUP_DOWN)
 
 TRUTH_COLUMNS = [
     "machine_id",
@@ -50,6 +64,14 @@ TRUTH_COLUMNS = [
     "performance_pct",
     "quality_pct",
     "oee_pct",
+    "fully_productive_minutes",
+    "breakdowns_minutes",
+    "setup_adjustments_minutes",
+    "small_stops_minutes",
+    "reduced_speed_minutes",
+    "startup_rejects_minutes",
+    "production_rejects_minutes",
+    "unknown_minutes",
 ]
 
 
@@ -60,7 +82,7 @@ class TruthInputs:
     machines: pd.DataFrame  # machine_id, line_id
     scheduled: pd.DataFrame  # line_id, shift_id, start_time, end_time: shift instances
     states: pd.DataFrame  # machine_id, start_time, end_time, reason_code (null while running)
-    reason_codes: pd.DataFrame  # code, is_planned
+    reason_codes: pd.DataFrame  # code, is_planned (and loss_category: setup_adjustments marks setup)
     pieces: pd.DataFrame  # machine_id, ts, good, rejected: increments of (ts - 60 s, ts]
     work_orders: pd.DataFrame  # id, line_id, planned_start, planned_end, ideal_cycle_time_s
 
@@ -105,17 +127,20 @@ def true_oee(
     if start_s % WINDOW_SECONDS or end_s % WINDOW_SECONDS or end_s <= start_s:
         raise ValueError("true_oee: start and end must be quarter hours with end after start")
     window_starts = np.arange(start_s, end_s, WINDOW_SECONDS)
-    planned_codes = set(inputs.reason_codes.loc[inputs.reason_codes["is_planned"].astype(bool), "code"])
+    codes = inputs.reason_codes
+    planned_codes = set(codes.loc[codes["is_planned"].astype(bool), "code"])
+    setup_codes = set(
+        codes.loc[codes.get("loss_category", pd.Series(index=codes.index)) == "setup_adjustments", "code"]
+    )
     states, pieces = _groups(inputs.states, "machine_id"), _groups(inputs.pieces, "machine_id")
     scheduled, work_orders = _groups(inputs.scheduled, "line_id"), _groups(inputs.work_orders, "line_id")
     frames = []
     for machine_id, line_id in inputs.machines[["machine_id", "line_id"]].itertuples(index=False):
         shifts = Intervals.from_frame(scheduled(line_id), "start_time", "end_time", "shift_id")
         orders = work_orders(line_id)
-        times = _window_times(
-            states(machine_id), shifts, window_starts, planned_codes, microstop_threshold_seconds
-        )
-        frame = pd.concat([times, _window_pieces(pieces(machine_id), orders, window_starts)], axis=1)
+        stops = _classified_stops(states(machine_id), planned_codes, setup_codes, microstop_threshold_seconds)
+        times = _window_times(stops, shifts, window_starts)
+        frame = pd.concat([times, _window_pieces(pieces(machine_id), orders, window_starts, stops)], axis=1)
         frame.insert(0, "machine_id", machine_id)
         frame.insert(1, "line_id", line_id)
         frame["shift_id"] = shifts.label_at(window_starts)
@@ -139,33 +164,44 @@ def _seconds(values: pd.Series) -> np.ndarray:
     return ((pd.to_datetime(values, utc=True) - EPOCH) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
 
 
-def _window_times(
-    states: pd.DataFrame,
-    shifts: Intervals,
-    window_starts: np.ndarray,
-    planned_codes: set[str],
-    microstop_threshold_seconds: float,
-) -> pd.DataFrame:
-    """Scheduled, planned-down and unplanned-down seconds per window, as minutes."""
+@dataclass(frozen=True)
+class Stops:
+    """A machine's state log as intervals with a kind each (RUN, PLANNED_STOP, ... SMALL_STOP)."""
+
+    intervals: Intervals
+    kinds: np.ndarray
+
+    def downtime_ends(self) -> np.ndarray:
+        """Sorted ends of the planned and unplanned downtime stops (small stops are not downtime)."""
+        return np.sort(self.intervals.ends[np.isin(self.kinds, DOWNTIME)])
+
+
+def _classified_stops(
+    states: pd.DataFrame, planned_codes: set[str], setup_codes: set[str], microstop_threshold_seconds: float
+) -> Stops:
     stops = Intervals.from_frame(states, "start_time", "end_time", "reason_code")
     reasons = stops.labels
-    kinds = np.where(
-        pd.isna(reasons),
-        RUN,
-        np.where(
-            np.isin(reasons, list(planned_codes)),
-            PLANNED_STOP,
-            np.where(stops.ends - stops.starts >= microstop_threshold_seconds, UNPLANNED_DOWN, RUN),
-        ),
+    long_enough = stops.ends - stops.starts >= microstop_threshold_seconds
+    unplanned = np.where(
+        long_enough, np.where(np.isin(reasons, list(setup_codes)), SETUP_DOWN, UNPLANNED_DOWN), SMALL_STOP
     )
+    kinds = np.where(
+        pd.isna(reasons), RUN, np.where(np.isin(reasons, list(planned_codes)), PLANNED_STOP, unplanned)
+    )
+    return Stops(stops, kinds.astype(np.int64))
+
+
+def _window_times(stops: Stops, shifts: Intervals, window_starts: np.ndarray) -> pd.DataFrame:
+    """Scheduled, planned-down, unplanned-down and per-loss seconds per window, as minutes."""
+    intervals, kinds = stops.intervals, stops.kinds
     range_start, range_end = window_starts[0], window_starts[-1] + WINDOW_SECONDS
-    edges = np.concatenate((stops.starts, stops.ends, shifts.starts, shifts.ends, window_starts, [range_end]))
+    edges = np.concatenate(
+        (intervals.starts, intervals.ends, shifts.starts, shifts.ends, window_starts, [range_end])
+    )
     edges = np.unique(np.clip(edges, range_start, range_end))
     left, durations = edges[:-1], np.diff(edges)
-    state_index = stops.index_at(left)
-    kind = np.where(
-        state_index >= 0, kinds[np.maximum(state_index, 0)] if len(kinds) else RUN, UNPLANNED_DOWN
-    )
+    state_index = intervals.index_at(left)
+    kind = np.where(state_index >= 0, kinds[np.maximum(state_index, 0)] if len(kinds) else RUN, UNCOVERED)
     scheduled = durations * (shifts.index_at(left) >= 0)
     window = ((left - range_start) // WINDOW_SECONDS).astype(np.int64)
     count = len(window_starts)
@@ -177,13 +213,22 @@ def _window_times(
         {
             "scheduled_minutes": minutes(scheduled),
             "planned_downtime_minutes": minutes(scheduled * (kind == PLANNED_STOP)),
-            "unplanned_downtime_minutes": minutes(scheduled * (kind == UNPLANNED_DOWN)),
+            "unplanned_downtime_minutes": minutes(
+                scheduled * np.isin(kind, (UNPLANNED_DOWN, SETUP_DOWN, UNCOVERED))
+            ),
+            "breakdowns_minutes": minutes(scheduled * (kind == UNPLANNED_DOWN)),
+            "setup_adjustments_minutes": minutes(scheduled * (kind == SETUP_DOWN)),
+            "small_stops_minutes": minutes(scheduled * (kind == SMALL_STOP)),
+            "unknown_minutes": minutes(scheduled * (kind == UNCOVERED)),
         }
     )
 
 
-def _window_pieces(pieces: pd.DataFrame, orders: pd.DataFrame, window_starts: np.ndarray) -> pd.DataFrame:
-    """Pieces and their ideal run time per window: counter rows with ts in (window_start, window_end]."""
+def _window_pieces(
+    pieces: pd.DataFrame, orders: pd.DataFrame, window_starts: np.ndarray, stops: Stops
+) -> pd.DataFrame:
+    """Pieces, their ideal run time and the reject losses per window: counter rows with ts in
+    (window_start, window_end]."""
     range_start = window_starts[0]
     range_end = range_start + WINDOW_SECONDS * len(window_starts)
     ts = _seconds(pieces["ts"])
@@ -205,11 +250,21 @@ def _window_pieces(pieces: pd.DataFrame, orders: pd.DataFrame, window_starts: np
     count = len(window_starts)
     good_total = np.bincount(window, weights=good, minlength=count).astype(np.int64)
     rejected_total = np.bincount(window, weights=rejected, minlength=count).astype(np.int64)
+    cycle = cycle.astype(np.float64)
+    ends = stops.downtime_ends()
+    last_end = np.searchsorted(ends, ts, side="right") - 1
+    since = ts - np.where(last_end >= 0, ends[np.maximum(last_end, 0)] if len(ends) else 0.0, -np.inf)
+    startup = (since > 0) & (since <= STARTUP_PERIOD_SECONDS)
+
+    def minutes(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(window, weights=weights, minlength=count) / 60.0
+
     return pd.DataFrame(
         {
-            "ideal_run_minutes": np.bincount(
-                window, weights=cycle.astype(np.float64) * (good + rejected), minlength=count
-            )
+            "fully_productive_minutes": minutes(cycle * good),
+            "startup_rejects_minutes": minutes(cycle * rejected * startup),
+            "production_rejects_minutes": minutes(cycle * rejected * ~startup),
+            "ideal_run_minutes": np.bincount(window, weights=cycle * (good + rejected), minlength=count)
             / 60.0,
             "total_pieces": good_total + rejected_total,
             "good_pieces": good_total,
@@ -235,4 +290,5 @@ def _with_percentages(frame: pd.DataFrame) -> pd.DataFrame:
     frame["performance_pct"] = performance
     frame["quality_pct"] = quality
     frame["oee_pct"] = np.where(has_plan, oee, np.nan)
+    frame["reduced_speed_minutes"] = frame["run_minutes"] - frame["small_stops_minutes"] - ideal
     return frame[TRUTH_COLUMNS]

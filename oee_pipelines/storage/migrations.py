@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 
+from oee_pipelines.storage.catalog import apply_comments
+
 # A package on disk (a wheel or editable install, never a zip) gives a real folder.
 SQL_DIR = Path(str(files("oee_pipelines.storage") / "sql"))
 _MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -104,6 +106,8 @@ def migrate(database_url: str, sql_dir: Path = SQL_DIR) -> MigrationResult:
                         (migration.version, migration.name, checksum),
                     )
                 (reapplied if migration.version in known else applied).append(migration.path.name)
+            # The catalog's column descriptions as comments, for BI tools (only what changed).
+            apply_comments(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_ID,))
     return MigrationResult(applied=applied, reapplied=reapplied, skipped=skipped)

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import psycopg
 import pytest
 
 from oee_pipelines.api.settings import ApiSettings
+from oee_pipelines.services.mes_erp.run_requests import mes_sync_run_config
 from oee_pipelines.services.runs import ORG_TAG, REQUESTED_BY_TAG
 from oee_pipelines.settings import ConfigError
 from oee_pipelines.simulator.servers.runtime import free_port
 from oee_pipelines_tests.support.mes_api import api_key, sensor_tick
-from oee_pipelines_tests.support.mes_sources import rows
+from oee_pipelines_tests.support.mes_sources import rows, seed_reference
 from oee_pipelines_tests.support.processes import log_tails, start_logged, venv_command, wait_until
 from oee_pipelines_tests.support.webserver import write_connector_config
 
@@ -81,6 +83,41 @@ def test_a_request_answered_202_survives_the_api_being_killed(
     assert (run_request.run_key, run_request.job_name) == (request_id, "mes_order_status_job")
     assert run_request.tags[ORG_TAG] == "demo"
     assert run_request.tags[REQUESTED_BY_TAG] == "api:tester"
+
+
+def test_the_line_check_and_the_request_are_one_statement(
+    api_process: tuple[str, int, Path], clean_database: str
+) -> None:
+    """A sync for one line records its request only when the line is the caller's organization's
+    (the check is part of the INSERT): another organization's line and an unknown line are 404 and
+    leave no row behind."""
+    url, _, log = api_process
+    seed_reference(clean_database)  # demo's LINE-001 and LINE-002
+    headers = api_key(clean_database)
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("INSERT INTO organizations (id, name) VALUES ('other', 'Other')")
+        conn.execute("INSERT INTO sites (id, org_id, name) VALUES ('SITE-09', 'other', 'Other plant')")
+        conn.execute(
+            "INSERT INTO production_lines (id, org_id, site_id, name, code) "
+            "VALUES ('LINE-009', 'other', 'SITE-09', 'Other line', 'L009')"
+        )
+
+    def sync(line_id: str) -> httpx.Response:
+        return httpx.post(f"{url}/api/mes/schedules/sync/", json={"line_id": line_id}, headers=headers)
+
+    others, unknown, own = sync("LINE-009"), sync("LINE-999"), sync("LINE-002")
+
+    assert (others.status_code, others.json()["parameter"]) == (404, "line_id"), log_tails([log])
+    assert (unknown.status_code, unknown.json()["parameter"]) == (404, "line_id")
+    assert own.status_code == 202, own.text
+    assert rows(clean_database, "SELECT id::text, job_name, org_id, run_config FROM api_run_requests") == [
+        (
+            own.json()["run_id"],
+            "mes_schedule_sync_job",
+            "demo",
+            mes_sync_run_config(line_id="LINE-002", downloaded_by="api:tester"),
+        )
+    ]
 
 
 def test_an_unknown_launch_mode_is_refused_naming_the_variable() -> None:

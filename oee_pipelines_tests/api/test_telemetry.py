@@ -69,7 +69,7 @@ def test_batch_aggregates_per_hour(client: TestClient, acme: dict) -> None:
     rows = response.json()
     assert len(rows) == 24
     assert rows[0] == {
-        "bucket": "2025-01-01T00:00:00Z", "machine_id": "MACHINE-A01", "signal": "temperature",
+        "bucket": "2025-01-01T00:00:00Z", "machine_id": "MACHINE-A01", "event_type": "temperature",
         "avg_value": 4.5, "min_value": 0.0, "max_value": 9.0, "count": 60,
     }  # fmt: skip
 
@@ -84,7 +84,7 @@ def test_batch_aggregates_per_five_minutes_and_per_day(client: TestClient, acme:
     assert [row["avg_value"] for row in five.json()[:2]] == [2.0, 7.0]
     assert len(five.json()) == 2 * 288
     daily = client.post("/api/batch/telemetry/", json={**body, "aggregation": "1d"}, headers=acme).json()
-    assert [(row["bucket"], row["signal"], row["count"]) for row in daily] == [
+    assert [(row["bucket"], row["event_type"], row["count"]) for row in daily] == [
         ("2025-01-01T00:00:00Z", "pressure", 1440), ("2025-01-01T00:00:00Z", "temperature", 1440),
         ("2025-01-02T00:00:00Z", "pressure", 1440), ("2025-01-02T00:00:00Z", "temperature", 1440),
     ]  # fmt: skip

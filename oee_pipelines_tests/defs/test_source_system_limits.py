@@ -7,6 +7,9 @@
 - A real `dagster-daemon` with the project's `dagster.yaml` limits, and five runs of the real jobs
   submitted at once through the webserver (as the API submits them) against the simulated MES and
   historians: the three MES runs ran one after another, the two historian runs side by side.
+- Runs launched from the asset graph (the UI's "Materialize selected": Dagster's implicit asset job,
+  which carries no job tags) are held by the `mes` pool instead: three of them submitted at once,
+  with the daemon, never had two MES steps in progress together.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import httpx
 import pytest
 import yaml
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from oee_pipelines.cli.dagster_home import load_definitions
+from oee_pipelines.cli.dagster_home import apply_pool_limits, load_definitions
 from oee_pipelines.cli.up import stop_processes
 from oee_pipelines.config.connectors import load_connector_config
 from oee_pipelines.defs.historian.jobs import HISTORIAN_BACKFILL_JOB
@@ -329,3 +333,108 @@ def test_the_daemon_runs_one_mes_run_at_a_time_and_historian_runs_side_by_side(
     first, second = (records[run_id] for run_id in historian_ids)
     assert overlaps(first, second), [(r.start_time, r.end_time) for r in (first, second)]
     assert sources.pi_gate.met  # both historian runs were reading PI at the same moment
+
+
+# --- the pools hold runs launched from the asset graph ---------------------------------------------
+
+ASSET_JOB = "__ASSET_JOB"  # Dagster's implicit job: what "Materialize selected" launches
+MES_ASSETS = ["mes_production_schedules", "work_orders", "recipes"]  # the `mes_sync` multi-asset
+LOCATION_QUERY = (
+    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
+)
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+
+
+def launch_from_asset_graph(graphql_url: str, assets: list[str], run_config: dict[str, Any]) -> str:
+    """What the UI's "Materialize selected" sends: a `launchRun` of the implicit asset job."""
+
+    def graphql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.post(graphql_url, json={"query": query, "variables": variables or {}}, timeout=60)
+        response.raise_for_status()
+        return response.json()["data"]
+
+    [repo] = graphql(LOCATION_QUERY)["repositoriesOrError"]["nodes"]
+    selector = {
+        "repositoryLocationName": repo["location"]["name"],
+        "repositoryName": repo["name"],
+        "jobName": ASSET_JOB,
+        "assetSelection": [{"path": [asset]} for asset in assets],
+    }
+    launched = graphql(LAUNCH_RUN, {"params": {"selector": selector, "runConfigData": run_config}})[
+        "launchRun"
+    ]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return str(launched["run"]["runId"])
+
+
+def step_windows(instance: dg.DagsterInstance, run_id: str, step_key: str) -> list[tuple[float, float]]:
+    """(start, end) timestamps of each execution of `step_key` in the run, from its event log."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key != step_key:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts.append(entry.timestamp)
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            ends.append(entry.timestamp)
+    return list(zip(starts, ends, strict=True))
+
+
+@pytest.mark.slow
+def test_the_mes_pool_holds_runs_launched_from_the_asset_graph(clean_database: str, tmp_path: Path) -> None:
+    seed_reference(clean_database)
+    home = tmp_path / "dagster_home"
+    log = tmp_path / "daemon.log"
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    with gated_sources() as sources:
+        config_file = write_connector_config(tmp_path / "connectors.yml", sources.connector_sections())
+        env = {
+            "OEE_CONFIG_FILE": str(config_file),
+            "OEE_DATABASE_URL": clean_database,
+            "OEE_DATA_DIR": str(tmp_path / "data"),
+            "OEE_LAKE_ROOT": str(tmp_path / "lake"),
+        }
+        with (
+            dagster_webserver(home, env, project_limits_instance_yaml()) as graphql_url,
+            dg.DagsterInstance.from_config(str(home)) as instance,
+        ):
+            # What `oee up` does on a new instance: each source-system pool gets its run limit.
+            assert apply_pool_limits(instance)[MES] == RUN_LIMITS[MES] == 1
+            mes_config = {**mes_sync_run_config(WINDOW["start"], WINDOW["end"]), **IN_PROCESS}
+            run_ids = [launch_from_asset_graph(graphql_url, MES_ASSETS, mes_config) for _ in range(3)]
+            try:
+                processes["daemon"] = start_logged(
+                    [venv_command("dagster-daemon"), "run", "-m", "oee_pipelines.definitions"],
+                    {**os.environ, **env, "DAGSTER_HOME": str(home), "PWD": str(PROJECT_ROOT)},
+                    log,
+                )
+                wait_until(
+                    lambda: {run.status for run in instance.get_runs()} <= FINISHED,
+                    240,
+                    "the three asset-graph runs finishing",
+                    [log],
+                )
+            finally:
+                stop_processes(processes)
+            runs = {run_id: instance.get_run_by_id(run_id) for run_id in run_ids}
+            windows = [window for run_id in run_ids for window in step_windows(instance, run_id, "mes_sync")]
+
+    assert {run.job_name for run in runs.values() if run} == {ASSET_JOB}
+    assert {run.status for run in runs.values() if run} == {dg.DagsterRunStatus.SUCCESS}, log_tails([log])
+    # No run tag holds them: the asset job carries none, so only the pool can.
+    assert not any(SOURCE_SYSTEM_TAG in run.tags for run in runs.values() if run)
+    assert len(windows) == 3
+    # At most one MES step in progress at a time: each started after the one before it ended.
+    for before, after in itertools.pairwise(sorted(windows)):
+        assert before[1] <= after[0], sorted(windows)
+    assert not sources.mes_gate.met  # no two MES requests were ever in flight at once

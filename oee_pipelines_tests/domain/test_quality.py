@@ -108,10 +108,15 @@ def test_completeness_gaps_and_hourly_share() -> None:
     telemetry = pd.DataFrame([reading("M1", "temperature", str(ts.tz_localize(None)), 1.0) for ts in stamps])
     result = check_completeness(telemetry, expected, utc("2025-01-06 10:00"), utc("2025-01-06 12:00"))
     gaps = result.alerts[result.alerts["alert_type"] == "GAP"]
-    assert list(gaps["timestamp_utc"]) == [utc("2025-01-06 10:20")] and list(gaps["metric_value"]) == [600.0]
+    # One alert for the hour the gap starts in, bounded by the readings around the silence.
+    assert list(gaps["timestamp_utc"]) == [utc("2025-01-06 10:00")] and list(gaps["metric_value"]) == [600.0]
+    assert list(gaps["first_reading_at"]) == [utc("2025-01-06 10:20")]
+    assert list(gaps["last_reading_at"]) == [utc("2025-01-06 10:30")]
+    assert list(gaps["reading_count"]) == [1]
     assert list(result.frame["present"]) == [51, 60] and list(result.frame["expected"]) == [60, 60]
     low = result.alerts[result.alerts["alert_type"] == "LOW_COMPLETENESS"]
     assert list(low["timestamp_utc"]) == [utc("2025-01-06 10:00")]
+    assert list(low["reading_count"]) == [60 - 51]  # the missing readings
     assert result.counts == {"sensors": 1, "gaps": 1, "hours_below_share": 1}
 
 

@@ -286,10 +286,39 @@ SHIFTS = EntitySet(
     ),
 )
 
+# The loss tree (sql/052): a machine-day's minutes add up to its planned production time.
+LOSSES = EntitySet(
+    name="Losses",
+    type_name="Loss",
+    description="The six big losses per machine, shift instance and UTC day, one row per loss category "
+    "and reason code; with fully productive and unknown time they add up to planned production time",
+    from_clause="oee_losses lo JOIN machines m ON m.id = lo.machine_id",
+    org_column="lo.org_id",
+    key=("loss_id",),
+    default_order=("day", "loss_id"),
+    properties=(
+        _p("loss_id", I64, "lo.id", False),
+        _p("day", DATE, "lo.day", False, "UTC day the minutes lie in"),
+        _p("machine_id", S, "lo.machine_id", False),
+        _p("machine_name", S, "m.name", False),
+        _p("line_id", S, "lo.line_id", False),
+        _p("shift_id", S, "lo.shift_id", False),
+        _p("shift_date", DATE, "lo.shift_date", False, "the shift instance's local start date"),
+        _p("loss_category", S, "lo.loss_category", False, "fully_productive, a six-big-loss, or unknown"),
+        _p("oee_factor", S, "lo.oee_factor", False, "the loss's OEE factor, or productive or unknown"),
+        _p("reason_category", S, "lo.reason_category"),
+        _p("reason_code", S, "lo.reason_code"),
+        _p("reason_name", S, "lo.reason_name"),
+        _p("minutes", DEC, "lo.minutes", False, "reduced_speed is negative when faster than ideal"),
+        _p("occurrences", I32, "lo.occurrences", description="stops of this reason in the shift"),
+        _p("pieces", I64, "lo.pieces", description="rejects and fully productive rows: pieces valued"),
+    ),
+)
+
 ENTITY_SETS: dict[str, EntitySet] = {
     entity_set.name: entity_set
     for entity_set in (
-        SNAPSHOTS, DOWNTIME, SHIFT_REPORTS, DATA_MART, DAILY_MACHINE_OEE, MACHINES, LINES, SHIFTS
+        SNAPSHOTS, DOWNTIME, SHIFT_REPORTS, DATA_MART, DAILY_MACHINE_OEE, MACHINES, LINES, SHIFTS, LOSSES
     )
 }  # fmt: skip
 NAMESPACE = "OEE"

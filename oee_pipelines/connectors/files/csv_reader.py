@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def read_csv_file_in_slices(
     *,
     from_bytes: int = SLICED_FROM_BYTES,
     slice_bytes: int = SLICE_BYTES,
+    reported_encoding: str = "utf-8",
 ) -> Iterator[TextSheet] | None:
     """The rows of a large UTF-8 CSV file as TextSheets of about `slice_bytes` each, read one at a
     time, so only one slice's cells are in memory; None for a file under `from_bytes` or one that
@@ -85,7 +87,8 @@ def read_csv_file_in_slices(
 
     Each slice's `read_errors` are the rows found unreadable since the previous slice (they may lie
     beyond it). There is at least one slice, empty for a file of only a header. A file that turns
-    out unreadable part way raises `UnreadableFileError` while it is iterated."""
+    out unreadable part way raises `UnreadableFileError` while it is iterated. `reported_encoding`: the
+    encoding the sheets name (the original's, for a file transcoded by `transcode_csv_file`)."""
     size = path.stat().st_size
     if not size or size <= from_bytes:
         return None
@@ -97,8 +100,43 @@ def read_csv_file_in_slices(
     names, positions = header_names(header)
     if not names:
         raise UnreadableFileError(file_name, "the first row holds no column names")
-    details = {"format": "csv", "encoding": "utf-8", "delimiter": delimiter}
+    details = {"format": "csv", "encoding": reported_encoding, "delimiter": delimiter}
     return _sheet_slices(path, file_name, len(header), delimiter, names, positions, slice_bytes, details)
+
+
+def transcode_csv_file(path: Path, file_name: str, encoding: str | None = None) -> tuple[Path, str]:
+    """A CSV file in any encoding rewritten as UTF-8 (no byte-order mark, ending with a newline) into
+    a temporary file, a chunk at a time, for `read_csv_file_in_slices`; and the encoding it was read
+    as. The encoding is named or detected on a bounded sample exactly as `read_csv` decides it, and
+    the file is refused as `read_csv` refuses it (empty, binary, ambiguous, undecodable). The caller
+    removes the temporary file."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_CHARS)
+    if not head or (len(head) < SNIFF_CHARS and head.isspace()):
+        raise UnreadableFileError(file_name, "the file is empty")
+    if not head.startswith(_UTF16_BOMS) and not encodings.is_wide(encoding):
+        _refuse_binary(head, file_name)
+    codec, used = encodings.file_codec(path, file_name, encoding)
+    handle_number, name = tempfile.mkstemp(prefix="oee-import-", suffix=".utf8.csv")
+    target = Path(name)
+    try:
+        with os.fdopen(handle_number, "wb") as output:
+            start, last, checked = "", "", False
+            for text in encodings.transcode_file(path, codec, output, file_name):
+                if not checked:
+                    start += text[: SNIFF_CHARS - len(start)]
+                    # Binary content is refused as soon as its start is known, not after the rest.
+                    checked = len(start) >= SNIFF_CHARS and _checked_text(start, file_name) is not None
+                last = text[-1:] or last
+            if not checked:
+                _checked_text(start, file_name)
+            if last != "\n":
+                # The parser needs the last line terminated, as `_as_utf8` makes sure.
+                output.write(b"\n")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target, used
 
 
 def _next_slice(batches: Iterator[pa.RecordBatch], blocks: int) -> pa.Table | None:

@@ -15,8 +15,9 @@ import codecs
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from charset_normalizer import from_bytes
 
@@ -52,6 +53,13 @@ _FILE_ENCODINGS = (
     "koi8-u",
     "cp874",
 )
+# The multibyte East Asian encodings read one another's bytes as valid, rare characters (Shift-JIS
+# katakana as Hangul of cp949's extension): when one is proposed, the others within this margin are
+# tried too, and `implausible_characters` tells them apart.
+_MULTIBYTE = frozenset(
+    ("cp932", "shift_jis", "euc_jp", "gb18030", "gbk", "gb2312", "big5", "cp949", "euc_kr")
+)
+MULTIBYTE_CHAOS_MARGIN = 0.25
 # Tried beside charset-normalizer's proposals: the Windows code pages of most of Europe. Its statistics
 # need more than the few non-ASCII characters a CSV of ids and numbers often has.
 _ALWAYS_TRIED = ("cp1252", "cp1250", "cp1251")
@@ -158,15 +166,117 @@ def _strict(data: bytes, encoding: str, file_name: str) -> str:
         ) from None
 
 
-def _detect(data: bytes, file_name: str) -> str:
+def file_codec(path: Path, file_name: str, encoding: str | None = None) -> tuple[str, str]:
+    """For a file on disk, what `decode` would decode it with and the encoding it reports, decided on
+    the same bounded sample (the first lines holding non-ASCII bytes), so a file of any size is never
+    read whole into memory; `transcode_file` then decodes it. Refuses exactly what `decode` refuses
+    when deciding (an unknown name, an ambiguous reading)."""
+    if encoding is not None:
+        try:
+            name = canonical(encoding)
+        except LookupError:
+            raise UnreadableFileError(file_name, f"unknown encoding {encoding!r}") from None
+        with path.open("rb") as handle:
+            bom = handle.read(len(_UTF8_BOM)) == _UTF8_BOM
+        return ("utf-8-sig" if name == "utf-8" and bom else name), encoding
+    with path.open("rb") as handle:
+        head = handle.read(len(_UTF8_BOM))
+    if head.startswith(_UTF16_BOMS):
+        return "utf-16", "utf-16"
+    if head.startswith(_UTF8_BOM):
+        return "utf-8-sig", "utf-8"
+    if is_utf8_file(path):
+        return "utf-8", "utf-8"
+    detected = _detect_sample(_file_sample(path), file_name)
+    return detected, detected
+
+
+def transcode_file(
+    path: Path, codec: str, target: BinaryIO, file_name: str, chunk_bytes: int = _UTF8_CHECK_BYTES
+) -> Iterator[str]:
+    """Decode `path` with `codec` a chunk at a time, writing UTF-8 to `target`; yields each chunk's
+    text as it goes (for checks on the start), and refuses, as `decode` does, at the first byte the
+    codec cannot read (its offset counted from the file's start)."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    offset = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(chunk_bytes)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                # The decoder may hold a few bytes of the previous chunk: count them back.
+                held = len(error.object) - len(chunk)
+                at = offset - held + error.start
+                with path.open("rb") as again:
+                    again.seek(at)
+                    byte = again.read(1).hex()
+                raise UnreadableFileError(
+                    file_name,
+                    f"the file is not {codec}: byte 0x{byte} at offset {at} cannot be read; " + HOW_TO_NAME,
+                ) from None
+            target.write(text.encode("utf-8"))
+            yield text
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _file_sample(path: Path, chunk_bytes: int = _UTF8_CHECK_BYTES) -> bytes:
+    """`_sample` of the file's content, read a chunk at a time and only as far as the sample needs."""
+    lines: list[bytes] = []
+    size = 0
+    carried = b""
+    with path.open("rb") as handle:
+        # `size` is the joined sample's length plus one: stop once that reaches `SAMPLE_BYTES`.
+        while len(lines) < SAMPLE_LINES and size <= SAMPLE_BYTES:
+            chunk = handle.read(chunk_bytes)
+            if not chunk:
+                if carried:
+                    lines.extend(_high_byte_lines(carried)[: SAMPLE_LINES - len(lines)])
+                break
+            complete, newline, carried = (carried + chunk).rpartition(b"\n")
+            if not newline:
+                carried = complete + carried
+                continue
+            for line in _high_byte_lines(complete + b"\n")[: SAMPLE_LINES - len(lines)]:
+                lines.append(line)
+                size += len(line) + 1
+    return b"\n".join(lines)[:SAMPLE_BYTES]
+
+
+def _high_byte_lines(data: bytes) -> list[bytes]:
+    return [match.group() for match in _HIGH_BYTE_LINE.finditer(data)]
+
+
+def _sample(data: bytes) -> bytes:
+    """The lines holding non-ASCII bytes, the first `SAMPLE_LINES` of them and `SAMPLE_BYTES` at most."""
     found = _HIGH_BYTE_LINE.finditer(data)
     lines = [match.group() for _, match in zip(range(SAMPLE_LINES), found, strict=False)]
-    sample = b"\n".join(lines)[:SAMPLE_BYTES]
+    return b"\n".join(lines)[:SAMPLE_BYTES]
+
+
+def _detect(data: bytes, file_name: str) -> str:
+    return _detect_sample(_sample(data), file_name)
+
+
+def _detect_sample(sample: bytes, file_name: str) -> str:
     matches = [match for match in from_bytes(sample) if _allowed(match.encoding)]
     best = min((match.chaos for match in matches), default=0.0)
     proposed = [canonical(m.encoding) for m in matches if m.chaos <= best + CHAOS_MARGIN]
+    # Challengers: tried, but they win only where every reading proposed above looks wrong.
+    challengers = (
+        [
+            name
+            for m in matches
+            if (name := canonical(m.encoding)) in _MULTIBYTE
+            and best + CHAOS_MARGIN < m.chaos <= best + MULTIBYTE_CHAOS_MARGIN
+        ]
+        if _MULTIBYTE.intersection(proposed)
+        else []
+    )
     texts = {}
-    for name in dict.fromkeys([*proposed, *_ALWAYS_TRIED]):
+    for name in dict.fromkeys([*proposed, *_ALWAYS_TRIED, *challengers]):
         try:
             texts[name] = sample.decode(name)
         except UnicodeDecodeError:
@@ -178,6 +288,8 @@ def _detect(data: bytes, file_name: str) -> str:
     scores = {name: implausible_characters(text) for name, text in texts.items()}
     fewest = min(scores.values())
     candidates = [name for name, score in scores.items() if score == fewest]
+    if any(name not in challengers for name in candidates):
+        candidates = [name for name in candidates if name not in challengers]
     # Equally clean readings in different scripts (Cyrillic read as Greek): the language model decides
     # when it clearly prefers one.
     coherence = {canonical(m.encoding): m.coherence for m in matches}
@@ -204,7 +316,9 @@ def implausible_characters(text: str) -> int:
         if char.isascii():
             continue
         category = unicodedata.category(char)
-        if category in ("Cc", "Cn", "Co", "Cs") or (category == "So" and char not in _COMMON_SYMBOLS):
+        symbol = category == "So" and char not in _COMMON_SYMBOLS
+        wrong_kind = category in ("Cc", "Cn", "Co", "Cs") or symbol
+        if wrong_kind or _rare_hangul(char):
             count += 1
         elif not char.isalpha() and category[0] != "M" and not _east_asian_punctuation(char):
             before, after = text[index - 1 : index], text[index + 1 : index + 2]
@@ -221,6 +335,15 @@ def implausible_characters(text: str) -> int:
             if not first.isascii() and first.islower() and second.isupper()
         )
     return count
+
+
+def _rare_hangul(char: str) -> bool:
+    """A Hangul syllable outside KS X 1001's 2,350 (EUC-KR): modern Korean text hardly uses them, and
+    other multibyte encodings read as cp949 are full of them."""
+    if not 0xAC00 <= ord(char) <= 0xD7A3:
+        return False
+    # Python's EUC-KR codec spells the other syllables as 8-byte jamo sequences (KS X 1001 annex 3).
+    return len(char.encode("euc_kr")) != 2
 
 
 def _script(char: str) -> str | None:

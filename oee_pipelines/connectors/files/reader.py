@@ -28,7 +28,7 @@ def read_import_file(
     name = safe_file_name(file_name)
     suffix = Path(name).suffix.lower()
     if suffix in CSV_SUFFIXES and isinstance(source, Path):
-        _check_size(source, name)
+        check_size(source, name)
         return read_csv_file(source, name, encoding)
     data = _read_bytes(source, name) if isinstance(source, Path) else source
     if suffix in CSV_SUFFIXES:
@@ -44,14 +44,16 @@ def read_import_file(
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
-    _check_size(path, name)
+    check_size(path, name)
     return path.read_bytes()
 
 
-def _check_size(path: Path, name: str) -> None:
+def check_size(path: Path, name: str) -> int:
+    """The file's size; UnreadableFileError when it is missing or larger than `MAX_FILE_BYTES`."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise UnreadableFileError(name, "no such file") from None
     if size > MAX_FILE_BYTES:
         raise UnreadableFileError(name, f"the file has {size:,} bytes, more than {MAX_FILE_BYTES:,}")
+    return size

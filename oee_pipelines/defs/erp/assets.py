@@ -9,6 +9,8 @@ import dagster as dg
 
 from oee_pipelines.defs.mes.config import SyncWindowConfig
 from oee_pipelines.defs.mes.results import sync_check_spec, sync_result
+from oee_pipelines.defs.metadata import column_schema
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.mes_erp import erp as erp_service
@@ -18,7 +20,9 @@ from oee_pipelines.services.source_systems import ERP
 @dg.asset(
     name="erp_materials",
     group_name="erp",
+    owners=owners_of("erp"),
     kinds={"postgres"},
+    metadata=column_schema("materials"),
     deps=["organizations"],
     pool=ERP,
     check_specs=[sync_check_spec("erp_materials")],
@@ -35,7 +39,9 @@ def erp_materials(
 @dg.asset(
     name="labor_costs",
     group_name="erp",
+    owners=owners_of("erp"),
     kinds={"postgres"},
+    metadata=column_schema("labor_costs"),
     deps=["production_lines"],
     pool=ERP,
     check_specs=[sync_check_spec("labor_costs")],

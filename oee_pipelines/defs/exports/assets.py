@@ -16,8 +16,9 @@ import dagster as dg
 import pyarrow as pa
 
 from oee_pipelines.defs.exports.automation import publish_after_upstream_rebuilt
-from oee_pipelines.defs.metadata import preview_markdown, table_schema
+from oee_pipelines.defs.metadata import column_schema, preview_markdown
 from oee_pipelines.defs.monitoring.freshness import publish_deadline_checks, publish_deadline_policy
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.exports.daily import (
@@ -40,6 +41,9 @@ UPSTREAM_ASSETS = {
     "shift_reports": "shift_reports",
     "oee_data_mart": "oee_data_mart",
     "telemetry_hourly": "enriched_telemetry",
+    "material_consumption": "material_consumption",
+    "production_variance": "production_variance",
+    "oee_losses": "oee_losses",
 }
 
 
@@ -76,7 +80,7 @@ def _metadata(
     shown = published.table.arrow_schema.empty_table() if preview is None else preview
     return {
         "dagster/row_count": sum(entry.rows for entry in one_format),
-        "dagster/column_schema": table_schema(published.table.arrow_schema),
+        **column_schema(published.table),
         "files": len(files),
         "published_folder": dg.MetadataValue.path(root),
         "published_files": _files_markdown(files),
@@ -96,6 +100,8 @@ def _export_asset(published: PublishedTable) -> dg.AssetsDefinition:
     @dg.asset(
         key=export_asset_key(published),
         group_name=EXPORTS_GROUP,
+        owners=owners_of(EXPORTS_GROUP),
+        metadata=column_schema(published.table),
         partitions_def=daily_partitions,
         backfill_policy=daily_backfill_policy(),  # the same days per run as the chain it publishes
         deps=[dg.AssetKey(UPSTREAM_ASSETS[published.name])],

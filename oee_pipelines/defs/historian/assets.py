@@ -12,9 +12,10 @@ from typing import Any
 
 import dagster as dg
 
-from oee_pipelines.defs.metadata import preview_markdown, table_schema
+from oee_pipelines.defs.metadata import column_schema, preview_markdown
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
-from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
+from oee_pipelines.domain.progress import Progress
 from oee_pipelines.resources.historian import HistorianResource
 from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
@@ -35,7 +36,9 @@ HISTORIAN_RETRY = dg.RetryPolicy(max_retries=2, delay=1, backoff=dg.Backoff.EXPO
 @dg.asset(
     name="historian_points",
     group_name="historian",
+    owners=owners_of("historian"),
     kinds={"parquet"},
+    metadata=column_schema("telemetry"),
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy(),
     pool=HISTORIAN_POOL,
@@ -73,8 +76,11 @@ def historian_points(
     context.log.info(f"historian_points: {len(days)} days from {', '.join(p.system for p in plans)}")
     failures: list[DayResult] = []
     try:
-        for day in days:
+        for done, day in enumerate(days, start=1):
             result = backfill.run_day(day, plans)
+            context.log.info(
+                _day_progress(context, done, len(days), result, backfill.points_so_far).message()
+            )
             if result.error:
                 failures.append(result)
             else:
@@ -94,13 +100,27 @@ def historian_points(
         )
 
 
+def _day_progress(
+    context: dg.AssetExecutionContext, done: int, total: int, result: DayResult, points_so_far: int
+) -> Progress:
+    """Days done of this run's days, and the points fetched so far (the Dagster UI's event log)."""
+    return Progress(
+        task=context.asset_key.to_user_string(),
+        done=done,
+        total=total,
+        unit="days",
+        counts={"points fetched": points_so_far},
+        detail=f"day {result.day.isoformat()} {'failed' if result.error else 'written'}",
+    )
+
+
 def _day_metadata(result: DayResult) -> dict[str, Any]:
     unmapped = {
         f"{system}:{tag}": points for system, tags in result.unmapped.items() for tag, points in tags.items()
     }
     metadata: dict[str, Any] = {
         "dagster/row_count": result.rows_written,
-        "dagster/column_schema": table_schema(TELEMETRY_SCHEMA),
+        **column_schema("telemetry"),
         "points_fetched": sum(result.points_fetched.values()),
         "points_imported": sum(result.points_imported.values()),
         "points_by_system": dict(result.points_imported),

@@ -11,6 +11,8 @@ run is not launched per partition).
 import dagster as dg
 from pydantic import Field
 
+from oee_pipelines.defs.metadata import column_schema
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_partitions
 from oee_pipelines.resources.imports import ImportInboxResource
 from oee_pipelines.resources.lake import LakeResource
@@ -45,7 +47,9 @@ class ImportFileConfig(dg.Config):
 @dg.asset(
     name=IMPORTED_FILES,
     group_name="imports",
+    owners=owners_of("imports"),
     kinds={"parquet", "postgres"},
+    metadata=column_schema("import_jobs"),
     pool="imports",
     check_specs=[dg.AssetCheckSpec(FILE_ACCEPTED_CHECK, asset=IMPORTED_FILES)],
     description="One materialization per imported inbox file: its import_jobs audit row, counts and errors.",
@@ -125,7 +129,9 @@ imported_sensor_logs = dg.AssetSpec(
     partitions_def=daily_partitions,
     deps=[IMPORTED_FILES],
     group_name="imports",
+    owners=owners_of("imports"),
     kinds={"parquet"},
+    metadata=column_schema("telemetry"),
     description="Imported sensor readings, machine states and piece counts in the lake "
     "(telemetry/source=import), by UTC day. "
     "Materialized by `imported_files` runs for the days a file changed.",
@@ -135,7 +141,9 @@ imported_downtime = dg.AssetSpec(
     partitions_def=daily_partitions,
     deps=[IMPORTED_FILES],
     group_name="imports",
+    owners=owners_of("imports"),
     kinds={"postgres"},
+    metadata=column_schema("oee_downtime_events"),
     description="Imported stops in oee_downtime_events (source_system import), by UTC day a stop touches. "
     "Materialized by `imported_files` runs for the days a file changed.",
 )

@@ -5,13 +5,16 @@ mapped through the sensor registry -> the hour's lake file per source and its `i
 A ranged backfill lands its hours in one run.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 
-from oee_pipelines.defs.metadata import preview_markdown, table_schema
+from oee_pipelines.defs.metadata import column_schema, preview_markdown
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import hourly_partitions
+from oee_pipelines.domain.progress import Progress, is_milestone
 from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
 from oee_pipelines.resources.iot import IoTBufferResource
 from oee_pipelines.resources.lake import LakeResource
@@ -25,7 +28,9 @@ HOUR = timedelta(hours=1)
 @dg.asset(
     name=IOT_ASSET,
     group_name="iot",
+    owners=owners_of("iot"),
     kinds={"parquet", "postgres"},
+    metadata=column_schema("telemetry"),
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["iot_sensors"],
@@ -45,7 +50,7 @@ def iot_sensor_batches(
     hours = [window.start + HOUR * index for index in range(int((window.end - window.start) / HOUR))]
     landing = IotLanding(lake.lake(), warehouse.url(), iot.org_id)
     try:
-        summary = landing.land(iot.path, hours, context.run.run_id)
+        summary = landing.land(iot.path, hours, context.run.run_id, progress=_log_progress(context))
     except SensorRegistryMissingError as error:
         raise dg.Failure(str(error)) from None
     context.log.info(
@@ -55,10 +60,20 @@ def iot_sensor_batches(
     return dg.MaterializeResult(metadata=landing_metadata(summary))
 
 
+def _log_progress(context: dg.AssetExecutionContext) -> Callable[[Progress], None]:
+    """Logs hours landed / total at INFO (the Dagster UI's event log), about ten lines per run."""
+
+    def log(progress: Progress) -> None:
+        if progress.total is None or is_milestone(progress.done, progress.total):
+            context.log.info(progress.message())
+
+    return log
+
+
 def landing_metadata(summary: LandingSummary) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "dagster/row_count": summary.readings,
-        "dagster/column_schema": table_schema(TELEMETRY_SCHEMA),
+        **column_schema("telemetry"),
         "readings_landed": summary.readings,
         "duplicates_removed": summary.duplicates_removed,
         "messages_read": summary.messages,

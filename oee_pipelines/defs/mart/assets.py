@@ -10,9 +10,10 @@ import dagster as dg
 import pyarrow as pa
 from psycopg import sql
 
-from oee_pipelines.defs.metadata import table_metadata
+from oee_pipelines.defs.metadata import column_schema, table_metadata
 from oee_pipelines.defs.oee.assets import oee_figures
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.resources.warehouse import WarehouseResource
@@ -54,8 +55,18 @@ def refresh_day(warehouse: WarehouseResource, columns: list[str], start: object,
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy(),
     group_name="oee",
+    owners=owners_of("oee"),
     kinds={"postgres"},
-    deps=["oee_snapshots", "oee_downtime_events", "shift_reports"],
+    metadata=column_schema(MART_TABLE),
+    # + the day's work order figures (sql/051). Not the unpartitioned `erp_materials` (unit costs):
+    # its 15-minute syncs would make `rebuild_on_late_data` rebuild every day built so far.
+    deps=[
+        "oee_snapshots",
+        "oee_downtime_events",
+        "shift_reports",
+        "material_consumption",
+        "production_variance",
+    ],
     automation_condition=rebuild_on_late_data(),
     description="The OEE data mart as an indexed table (one row per snapshot, denormalized, downtime "
     "minutes overlapping the window), refreshed per day for BI tools and exports.",
@@ -84,6 +95,9 @@ def oee_data_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     }
     return dg.MaterializeResult(
         metadata=table_metadata(
-            pa.Table.from_pandas(mart, preserve_index=False), time_column="snapshot_time", extra=extra
+            pa.Table.from_pandas(mart, preserve_index=False),
+            schema=MART_TABLE,
+            time_column="snapshot_time",
+            extra=extra,
         )
     )

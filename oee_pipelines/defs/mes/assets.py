@@ -14,6 +14,8 @@ import pyarrow as pa
 
 from oee_pipelines.defs.mes.config import MesSyncConfig, PushbackConfig
 from oee_pipelines.defs.mes.results import check_selected, selected_names, sync_check_spec, sync_result
+from oee_pipelines.defs.metadata import column_schema
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.resources.mes import MESResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.mes_erp import mes as mes_service
@@ -37,7 +39,9 @@ TIME_COLUMNS = {WORK_ORDERS: "planned_start", SCHEDULES: "planned_start"}
         dg.AssetSpec(
             RECIPES,
             group_name="mes",
+            owners=owners_of("mes"),
             kinds={"postgres"},
+            metadata=column_schema("recipes"),
             deps=["products", "production_lines"],
             skippable=True,
             description="Recipes downloaded from the MES (ideal cycle times); each new version is "
@@ -47,7 +51,9 @@ TIME_COLUMNS = {WORK_ORDERS: "planned_start", SCHEDULES: "planned_start"}
         dg.AssetSpec(
             WORK_ORDERS,
             group_name="mes",
+            owners=owners_of("mes"),
             kinds={"postgres"},
+            metadata=column_schema("work_orders"),
             deps=[RECIPES],
             skippable=True,
             description="Work orders named by the MES schedule of the sync window.",
@@ -55,7 +61,9 @@ TIME_COLUMNS = {WORK_ORDERS: "planned_start", SCHEDULES: "planned_start"}
         dg.AssetSpec(
             SCHEDULES,
             group_name="mes",
+            owners=owners_of("mes"),
             kinds={"postgres"},
+            metadata=column_schema("production_schedules"),
             deps=[WORK_ORDERS],
             skippable=True,
             description="The MES production schedule of the sync window (table `production_schedules`).",
@@ -95,7 +103,9 @@ def mes_sync(
 @dg.asset(
     name=PUSHBACK_OPERATION,
     group_name="mes",
+    owners=owners_of("mes"),
     kinds={"postgres"},
+    metadata=column_schema("mes_order_status_pushes"),
     deps=[WORK_ORDERS],
     pool=MES,
     check_specs=[sync_check_spec(PUSHBACK_OPERATION)],

@@ -11,6 +11,12 @@ from oee_pipelines.defs.metadata import table_metadata
 from oee_pipelines.services.mes_erp.sync import SUCCESS, Landed, SyncOutcome
 
 SYNC_CHECK = "sync_complete"
+# The table each synced asset writes, where its name differs (the catalog's name, storage/catalog.py).
+SYNC_TABLES = {
+    "mes_production_schedules": "production_schedules",
+    "mes_order_status_pushback": "mes_order_status_pushes",
+    "erp_materials": "materials",
+}
 REJECTIONS_SHOWN = 20
 
 
@@ -48,7 +54,12 @@ def sync_result(
     )
     return dg.MaterializeResult(
         asset_key=asset,
-        metadata=table_metadata(landed.data, time_column=time_column, extra={**metadata, **landed.figures}),
+        metadata=table_metadata(
+            landed.data,
+            schema=SYNC_TABLES.get(asset, asset),
+            time_column=time_column,
+            extra={**metadata, **landed.figures},
+        ),
         check_results=[check] if with_check else None,
     )
 

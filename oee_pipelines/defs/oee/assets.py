@@ -21,12 +21,14 @@ import pandas as pd
 import pyarrow as pa
 from psycopg import sql
 
-from oee_pipelines.defs.metadata import table_metadata
+from oee_pipelines.defs.metadata import column_schema, table_metadata
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.alerts import PERFORMANCE_ABOVE_LIMIT, UNKNOWN_REASON_CODE, UNKNOWN_TIME
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.downtime import DOWNTIME_EVENT_COLUMNS, downtime_events
+from oee_pipelines.domain.lineage import window_lineage
 from oee_pipelines.domain.oee import SNAPSHOT_COLUMNS, aggregate, compute_snapshots
 from oee_pipelines.domain.quality import check_performance
 from oee_pipelines.domain.shift_reports import (
@@ -59,12 +61,14 @@ DAILY = {
     "partitions_def": daily_partitions,
     "backfill_policy": daily_backfill_policy(),
     "group_name": OEE_GROUP,
+    "owners": owners_of(OEE_GROUP),
 }
 
 
 @dg.asset(
     **DAILY,
     kinds={"postgres"},
+    metadata=column_schema("operator_shifts"),
     deps=["production_lines", "shifts"],
     pool=MES,  # the MES is read in this step only: it holds the MES pool, not the whole chain
     description="Who ran each line on the shifts overlapping the day (and the operator roster), from "
@@ -89,7 +93,7 @@ def operator_shifts(
     context.log.info(f"operator_shifts: {landed.outcome.counts()} {landed.figures()}")
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(landed.data, time_column="start_time"),
+            **table_metadata(landed.data, schema="operator_shifts", time_column="start_time"),
             **landed.outcome.counts(),
             **landed.figures(),
         }
@@ -99,6 +103,7 @@ def operator_shifts(
 @dg.asset(
     **DAILY,
     kinds={"postgres"},
+    metadata=column_schema("oee_downtime_events"),
     # Reported stops (the import stage's daily asset) fill the unknown time of their days.
     deps=["enriched_telemetry", "imported_downtime"],
     automation_condition=rebuild_on_late_data(),
@@ -126,7 +131,9 @@ def oee_downtime_events(
         "unresolved_events": int((~events["is_resolved"].astype(bool)).sum()) if len(events) else 0,
     }
     return dg.MaterializeResult(
-        metadata=table_metadata(_arrow(events), time_column="start_time", extra=extra)
+        metadata=table_metadata(
+            _arrow(events), schema="oee_downtime_events", time_column="start_time", extra=extra
+        )
     )
 
 
@@ -149,6 +156,7 @@ def derive_downtime(
 @dg.asset(
     **DAILY,
     kinds={"postgres"},
+    metadata=column_schema("oee_snapshots"),
     deps=["enriched_telemetry", "oee_downtime_events"],
     automation_condition=rebuild_on_late_data(),
     description="OEE per machine per 15-minute window (96 a day, snapshot_time = window end, UTC): "
@@ -170,7 +178,12 @@ def oee_snapshots(
         frames.append(snapshots)
     snapshots = _concat(frames, SNAPSHOT_COLUMNS)
     return dg.MaterializeResult(
-        metadata=table_metadata(_arrow(snapshots), time_column="snapshot_time", extra=oee_figures(snapshots))
+        metadata=table_metadata(
+            _arrow(snapshots),
+            schema="oee_snapshots",
+            time_column="snapshot_time",
+            extra=oee_figures(snapshots),
+        )
     )
 
 
@@ -180,13 +193,15 @@ def compute_day_snapshots(
     plan = load_day_plan(warehouse, reference, day)
     readings = oee_readings(lake, day, reference, plan)
     timeline = day_timeline(readings, reference, reported_downtime(warehouse, day), day)
-    return compute_snapshots(
+    snapshots = compute_snapshots(
         timeline=timeline,
         line_shifts=plan.line_shifts,
         machines=reference.machines,
         counters=readings[readings["signal"].isin([PIECES_GOOD, PIECES_REJECTED])],
         schedules=plan.context.schedules,
     )[SNAPSHOT_COLUMNS]
+    # Which sources and ingest runs each window's readings came from (sql/053, issue 18 item 5).
+    return window_lineage(snapshots, readings)
 
 
 def oee_figures(snapshots: pd.DataFrame) -> dict[str, object]:
@@ -208,6 +223,7 @@ def oee_figures(snapshots: pd.DataFrame) -> dict[str, object]:
 @dg.asset(
     **DAILY,
     kinds={"postgres"},
+    metadata=column_schema("shift_reports"),
     deps=["oee_snapshots", "oee_downtime_events"],
     automation_condition=rebuild_on_late_data(),
     description="Per line and shift instance overlapping the day: time-weighted OEE and factors, pieces, "
@@ -230,7 +246,9 @@ def shift_reports(
         "draft": int((reports["status"] == "draft").sum()),
     }
     return dg.MaterializeResult(
-        metadata=table_metadata(_arrow(reports), time_column="shift_start", extra=extra)
+        metadata=table_metadata(
+            _arrow(reports), schema="shift_reports", time_column="shift_start", extra=extra
+        )
     )
 
 

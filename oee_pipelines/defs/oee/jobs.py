@@ -20,6 +20,10 @@ OEE_CHAIN = (
     "oee_downtime_events",
     "oee_snapshots",
     "shift_reports",
+    "oee_losses",  # the six big losses per machine, shift and day (defs/oee/losses.py)
+    # The day's work orders' material consumption (MES) and variance (ERP), valued in the mart.
+    "material_consumption",
+    "production_variance",
     "oee_data_mart",
 )
 

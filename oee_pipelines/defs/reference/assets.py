@@ -14,7 +14,8 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from oee_pipelines.defs.metadata import preview_markdown, table_metadata
+from oee_pipelines.defs.metadata import column_schema, preview_markdown, table_metadata
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.domain.plant_model import PlantModel, to_tables
 from oee_pipelines.resources.plant import PlantModelResource
 from oee_pipelines.resources.warehouse import WarehouseResource
@@ -63,7 +64,9 @@ YIELD_ORDER = list(TopologicalSorter({t: TABLE_DEPS.get(t, []) for t in PLANT_TA
         dg.AssetSpec(
             PLANT_MODEL,
             group_name=REFERENCE_GROUP,
+            owners=owners_of(REFERENCE_GROUP),
             kinds={"yaml"},
+            metadata=column_schema("plant_model_sites"),
             description="The plant model file (OEE_PLANT_MODEL_FILE) applied to the warehouse in one "
             "transaction; unset: the current model. Metadata: counts per table, organization, sites.",
         ),
@@ -71,7 +74,9 @@ YIELD_ORDER = list(TopologicalSorter({t: TABLE_DEPS.get(t, []) for t in PLANT_TA
             dg.AssetSpec(
                 table,
                 group_name=REFERENCE_GROUP,
+                owners=owners_of(REFERENCE_GROUP),
                 kinds={"postgres"},
+                metadata=column_schema(table),
                 deps=[PLANT_MODEL, *TABLE_DEPS.get(table, [])],
                 description=TABLE_DESCRIPTIONS[table],
             )
@@ -103,7 +108,7 @@ def plant_model(
     for table in YIELD_ORDER:
         data = pa.Table.from_pandas(pd.DataFrame(rows[table]).astype(object), preserve_index=False)
         extra = report.tables[table].as_dict() if report else {}
-        yield dg.MaterializeResult(asset_key=table, metadata=table_metadata(data, extra=extra))
+        yield dg.MaterializeResult(asset_key=table, metadata=table_metadata(data, schema=table, extra=extra))
 
 
 def model_metadata(

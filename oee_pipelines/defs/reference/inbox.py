@@ -15,6 +15,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from oee_pipelines.defs.metadata import column_schema
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.resources.imports import ImportInboxResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.plant.templates import (
@@ -36,7 +38,9 @@ class ReferenceTemplateConfig(dg.Config):
 @dg.asset(
     name=REFERENCE_TEMPLATES,
     group_name="reference",
+    owners=owners_of("reference"),
     kinds={"postgres"},
+    metadata=column_schema("reference_template_imports"),
     deps=["plant_model"],
     description="One materialization per reference-data template imported from the inbox: its status, "
     "errors per row, and what the plant model service changed.",

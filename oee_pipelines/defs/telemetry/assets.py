@@ -17,8 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from oee_pipelines.defs.metadata import table_metadata
+from oee_pipelines.defs.metadata import column_schema, table_metadata
 from oee_pipelines.defs.oee.automation import rebuild_on_late_data
+from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.alerts import DUPLICATE, GAP, LOW_COMPLETENESS, OUT_OF_RANGE, concat_alerts
 from oee_pipelines.domain.days import day_bounds
@@ -59,7 +60,9 @@ class EnrichedDay:
     deps=[*UPSTREAM_TELEMETRY, dg.AssetKey("operator_shifts")],
     automation_condition=rebuild_on_late_data(),
     group_name="oee",
+    owners=owners_of("oee"),
     kinds={"parquet", "pandas"},
+    metadata=column_schema("enriched_telemetry"),
     description="Every reading of the day from every source, range-checked and de-duplicated, with its "
     "work order, recipe, schedule, shift and operators as of its timestamp (lake, one folder per day).",
 )
@@ -82,7 +85,9 @@ def enriched_telemetry(
         "context_share_pct": round(100.0 * share, 3) if share is not None else None,
         **{name: int(value) for name, value in sorted(totals.items())},
     }
-    return dg.MaterializeResult(metadata=table_metadata(last.table, time_column="ts", extra=extra))
+    return dg.MaterializeResult(
+        metadata=table_metadata(last.table, schema="enriched_telemetry", time_column="ts", extra=extra)
+    )
 
 
 def enrich_day(lake: Lake, warehouse: WarehouseResource, reference: PlantReference, day: date) -> EnrichedDay:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from oee_pipelines.domain.imports import engine
 from oee_pipelines.domain.imports.downtime import DOWNTIME, DOWNTIME_COLUMNS
-from oee_pipelines.domain.imports.engine import ImportSpec
+from oee_pipelines.domain.imports.engine import ImportSpec, Overlaps
 from oee_pipelines.domain.imports.machine_state_log import MACHINE_STATE_LOG
 from oee_pipelines.domain.imports.model import (
     IMPORT_KINDS,
@@ -45,8 +45,10 @@ __all__ = [
     "ImportReference",
     "ImportReport",
     "ImportResult",
+    "Overlaps",
     "RowError",
     "TextSheet",
+    "find_import_overlaps",
     "validate_downtime",
     "validate_import",
     "validate_import_in_slices",
@@ -61,8 +63,9 @@ SPECS: dict[ImportKind, ImportSpec[Any]] = {
     "downtime": DOWNTIME,
     "schedule": SCHEDULE,
 }
-# The kinds a large file of which can be validated a slice of rows at a time.
-SLICED_KINDS: tuple[ImportKind, ...] = tuple(kind for kind, spec in SPECS.items() if spec.row_local)
+# The kinds a large file of which can be validated a slice of rows at a time: all of them (the checks
+# across rows, duplicates and overlaps, keep a compact projection of the file between slices).
+SLICED_KINDS: tuple[ImportKind, ...] = tuple(SPECS)
 
 
 def validate_sensor_log(
@@ -134,6 +137,19 @@ def validate_import(
     )
 
 
+def find_import_overlaps(
+    kind: ImportKind, slices: Iterable[TextSheet], reference: ImportReference
+) -> Overlaps | None:
+    """The rows of the file these slices make up that overlap an earlier row of the same machine
+    (downtime, machine-state logs), for `validate_import_in_slices`; None for the other kinds (no
+    slice is read then)."""
+    if kind not in SPECS:
+        raise ValueError(f"unknown import kind {kind!r} (expected one of {', '.join(IMPORT_KINDS)})")
+    if SPECS[kind].overlaps is None:
+        return None
+    return engine.find_overlaps(SPECS[kind], slices, reference)
+
+
 def validate_import_in_slices(
     kind: ImportKind,
     slices: Iterable[TextSheet],
@@ -143,12 +159,14 @@ def validate_import_in_slices(
     ingest_run_id: str | None = None,
     on_valid_rows: Callable[[Any], None] | None = None,
     keep_valid_rows: bool = False,
+    overlaps: Overlaps | None = None,
 ) -> ImportResult[Any]:
     """The report `validate_import` gives for the file these slices make up, holding one slice at a
-    time; only for kinds in `SLICED_KINDS` (their rows are checked one by one). Nothing lands unless
-    `keep_valid_rows` and the file has no problem (see `engine.validate_in_slices`)."""
+    time. `overlaps`: what `find_import_overlaps` found in the same file (required for the kinds it
+    checks). Nothing lands unless `keep_valid_rows` and the file has no problem (see
+    `engine.validate_in_slices`)."""
     if kind not in SLICED_KINDS:
-        raise ValueError(f"{kind!r} files are validated whole (sliced: {', '.join(SLICED_KINDS)})")
+        raise ValueError(f"unknown import kind {kind!r} (expected one of {', '.join(IMPORT_KINDS)})")
     return engine.validate_in_slices(
         SPECS[kind],
         slices,
@@ -157,4 +175,5 @@ def validate_import_in_slices(
         ingest_run_id=ingest_run_id,
         on_valid_rows=on_valid_rows,
         keep_valid_rows=keep_valid_rows,
+        overlaps=overlaps,
     )

@@ -338,7 +338,7 @@ def first_rows_of_duplicates(
     return DuplicateFinder(len(keys)).find(keys, row_numbers)
 
 
-class _Codebook:
+class Codebook:
     """Numbers values in order of first appearance, remembering them across calls.
 
     Timestamps and integers (most distinct values: one per row in a typical log) are kept as a sorted
@@ -404,9 +404,9 @@ class DuplicateFinder:
     entry per distinct value and per distinct key."""
 
     def __init__(self, key_width: int) -> None:
-        self._columns = [_Codebook() for _ in range(key_width)]
+        self._columns = [Codebook() for _ in range(key_width)]
         # Combines the codes so far with the next column's: one codebook per added column.
-        self._pairs = [_Codebook() for _ in range(max(key_width - 1, 0))]
+        self._pairs = [Codebook() for _ in range(max(key_width - 1, 0))]
         self._first_rows = np.empty(0, dtype=np.int64)
 
     def find(self, keys: Sequence[pd.Series], row_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -427,10 +427,11 @@ class DuplicateFinder:
             # Both codes count distinct values, far below 2**31, so the pair fits in 64 bits.
             combined = book.codes(combined * (1 << 32) + codes[positions])
         known = len(self._first_rows)
+        # (A slice repeating only keys seen before, none of them the newest, adds nothing.)
         # Codes are numbered by first appearance, so a new key's first row is where its code appears
         # first: assigning in reverse leaves the earliest.
         first_rows = np.concatenate(
-            [self._first_rows, np.zeros(int(combined.max()) + 1 - known, dtype=np.int64)]
+            [self._first_rows, np.zeros(max(int(combined.max()) + 1 - known, 0), dtype=np.int64)]
         )
         new = combined >= known
         slice_rows = np.asarray(row_numbers, dtype=np.int64)[positions]

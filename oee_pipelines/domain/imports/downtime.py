@@ -5,10 +5,15 @@ Whether a stop was planned, and its loss category, come from the reason-code tab
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from oee_pipelines.domain.imports.engine import Checked, ColumnSpec, ImportSpec, require_end_after_start
+from oee_pipelines.domain.imports.engine import (
+    Checked,
+    ColumnSpec,
+    ImportSpec,
+    OverlapCheck,
+    require_end_after_start,
+)
 from oee_pipelines.domain.imports.model import ImportReference
 
 SOURCE_SYSTEM = "import"
@@ -44,23 +49,6 @@ def _check_rows(checked: Checked) -> None:
     checked.problems.add(
         unknown, "reason_code", checked.raw["reason_code"], "unknown reason code (codes are case-sensitive)"
     )
-    _check_overlaps(checked)
-
-
-def _check_overlaps(checked: Checked) -> None:
-    """Two stops of one machine covering the same minutes would count that time twice."""
-    stops = checked.parsed[["machine_id", "start_timestamp", "end_timestamp"]].dropna()
-    stops = stops.assign(row=checked.problems.row_numbers[stops.index.to_numpy()])
-    stops = stops.sort_values(["machine_id", "start_timestamp", "row"], kind="stable")
-    previous = stops.groupby("machine_id", sort=False)[["end_timestamp", "row"]].shift()
-    overlapping = (stops["start_timestamp"] < previous["end_timestamp"]).to_numpy(dtype=bool)
-    mask = np.zeros(len(checked.parsed), dtype=bool)
-    mask[stops.index.to_numpy()[overlapping]] = True
-    reasons = pd.Series(pd.NA, index=checked.parsed.index, dtype="string[pyarrow]")
-    reasons[stops.index[overlapping]] = [
-        f"overlaps the stop of the same machine in row {int(row)}" for row in previous["row"][overlapping]
-    ]
-    checked.problems.add(mask, "start_timestamp", checked.raw["start_timestamp"], reasons)
 
 
 def _land(
@@ -94,6 +82,20 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=DOWNTIME_COLUMNS)
 
 
+def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True)
+
+
+# Two stops of one machine covering the same minutes would count that time twice.
+STOPS_MUST_NOT_OVERLAP = OverlapCheck(
+    group="machine_id",
+    start="start_timestamp",
+    end="end_timestamp",
+    end_required=True,
+    reason="overlaps the stop of the same machine in row {row}",
+)
+
+
 DOWNTIME: ImportSpec[pd.DataFrame] = ImportSpec(
     kind="downtime",
     columns=(
@@ -109,4 +111,6 @@ DOWNTIME: ImportSpec[pd.DataFrame] = ImportSpec(
     check_rows=_check_rows,
     land=_land,
     empty_landing=_empty,
+    combine_landed=_combine,
+    overlaps=STOPS_MUST_NOT_OVERLAP,
 )

@@ -60,6 +60,84 @@ class Checked:
 
 
 @dataclass(frozen=True)
+class OverlapCheck:
+    """Rows of one machine whose time spans must not overlap: each row is compared with the one before
+    it in (machine, start, row) order. The only check that looks across rows besides duplicates."""
+
+    group: str
+    start: str
+    end: str
+    # Whether a row without an end is left out (a stop needs both ends; a state may run to the next).
+    end_required: bool
+    # The reason, with `{row}` for the earlier row's number.
+    reason: str
+
+    @property
+    def columns(self) -> tuple[str, str, str]:
+        return (self.group, self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Overlaps:
+    """The rows of a file that overlap an earlier row (by row number, ascending) and that row's number."""
+
+    rows: np.ndarray
+    earlier_rows: np.ndarray
+
+    def in_slice(self, row_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A mask over a slice's rows of those overlapping, and for each of them the earlier row."""
+        if not len(self.rows):
+            return np.zeros(len(row_numbers), dtype=bool), np.empty(0, dtype=np.int64)
+        inside = np.minimum(np.searchsorted(self.rows, row_numbers), len(self.rows) - 1)
+        mask = self.rows[inside] == row_numbers
+        return mask, self.earlier_rows[inside[mask]]
+
+
+class SpanCollector:
+    """A compact projection of a file's rows for `OverlapCheck`, gathered slice by slice: per row a
+    machine code, start and end as int64 microseconds, and the row number (28 bytes a row)."""
+
+    def __init__(self, check: OverlapCheck) -> None:
+        self.check = check
+        self._codes = cells.Codebook()
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, group: pd.Series, start: pd.Series, end: pd.Series, row_numbers: np.ndarray) -> None:
+        codes = self._codes.codes(group).astype(np.int32)
+        starts, ends = _micros(start), _micros(end)
+        keep = (codes >= 0) & (starts != _NAT)
+        if self.check.end_required:
+            keep &= ends != _NAT
+        rows = np.asarray(row_numbers, dtype=np.int64)
+        self._parts.append((codes[keep], starts[keep], ends[keep], rows[keep]))
+
+    def overlaps(self) -> Overlaps:
+        """What `pandas` sorting by (machine, start, row) and comparing each row with the one before
+        finds, computed on the integer arrays."""
+        if not self._parts:
+            return Overlaps(np.empty(0, np.int64), np.empty(0, np.int64))
+        codes, starts, ends, rows = (np.concatenate(part) for part in zip(*self._parts, strict=True))
+        self._parts = [(codes, starts, ends, rows)]
+        order = np.lexsort((rows, starts, codes))
+        codes, starts, ends, rows = codes[order], starts[order], ends[order], rows[order]
+        same_machine = codes[1:] == codes[:-1]
+        previous_end = ends[:-1]
+        overlapping = same_machine & (previous_end != _NAT) & (starts[1:] < previous_end)
+        flagged, earlier = rows[1:][overlapping], rows[:-1][overlapping]
+        by_row = np.argsort(flagged, kind="stable")
+        return Overlaps(flagged[by_row], earlier[by_row])
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _micros(stamps: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 microseconds, NaT as the smallest int64."""
+    values = pd.Series(stamps).astype(cells.UTC_MICROS)
+    return np.asarray(values.array.asi8, dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class ImportSpec(Generic[Landed]):
     kind: ImportKind
     columns: tuple[ColumnSpec, ...]
@@ -68,11 +146,15 @@ class ImportSpec(Generic[Landed]):
     check_rows: Callable[[Checked], None]
     land: Callable[[pd.DataFrame, ImportReference, str, str | None], Landed]
     empty_landing: Callable[[], Landed]
-    # Whether every row check looks at one row alone (besides duplicates): then a file can be
-    # validated a slice of rows at a time (`validate_in_slices`).
+    # Whether every row check looks at one row alone (besides duplicates and `overlaps`, which are
+    # found across slices).
     row_local: bool = False
     # The landed rows of a file's slices, in order, as one landing: what `land` gives for the file.
+    # None: `land` needs the file's rows together (a state runs until the machine's next row), so the
+    # valid rows of a good file are kept parsed and landed once at the end.
     combine_landed: Callable[[list[Landed]], Landed] | None = None
+    # Spans of one machine that must not overlap, checked after `check_rows` (see `OverlapCheck`).
+    overlaps: OverlapCheck | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -104,7 +186,7 @@ def validate(
     problems = cells.Problems(sheet.row_numbers, spec.column_names)
     problems.add_read_errors(sheet.read_errors)
     duplicates = cells.DuplicateFinder(len(spec.key))
-    checked = _check(spec, sheet, reference, problems, problems, duplicates, existing_keys)
+    checked = _check(spec, sheet, reference, problems, problems, duplicates, existing_keys, None)
     raw = checked.raw
 
     rejected_mask = problems.rejected(len(sheet.frame))
@@ -141,16 +223,66 @@ def _check(
     header_problems: cells.Problems,
     duplicates: cells.DuplicateFinder,
     existing_keys: pd.DataFrame | None,
+    overlaps: Overlaps | None,
 ) -> Checked:
-    """Every check of `sheet`'s rows into `problems`; the header's into `header_problems`."""
+    """Every check of `sheet`'s rows into `problems`; the header's into `header_problems`.
+
+    `overlaps`: the whole file's (`find_overlaps`) when `sheet` is one slice of it; None finds them in
+    `sheet` alone."""
     raw, absent = _columns_by_spec(spec, sheet.frame, header_problems)
     problems.header_failed = problems.header_failed or header_problems.header_failed
     text = pd.DataFrame({name: cells.clean_text(raw[name]) for name in spec.column_names})
     parsed = _parse_columns(spec, text, raw, absent, problems, reference, sheet.excel_epoch)
     checked = Checked(text, raw, parsed, problems, reference)
     spec.check_rows(checked)
+    _check_overlaps(spec, checked, sheet.row_numbers, overlaps)
     _check_duplicates(spec, checked, sheet.row_numbers, duplicates, existing_keys)
     return checked
+
+
+def find_overlaps(
+    spec: ImportSpec[Landed], slices: Iterable[TextSheet], reference: ImportReference
+) -> Overlaps | None:
+    """The overlapping rows of the file these slices make up, for `validate_in_slices`; None for a
+    kind without an overlap check. Reads only the check's three columns of each slice, as `validate`
+    parses them, into a compact projection (`SpanCollector`)."""
+    check = spec.overlaps
+    if check is None:
+        return None
+    spans = SpanCollector(check)
+    for sheet in slices:
+        ignored = cells.Problems(sheet.row_numbers[:0])
+        raw, _ = _columns_by_spec(spec, sheet.frame, ignored)
+        group = cells.clean_text(raw[check.group])
+        zone, epoch = reference.plant_timezone, sheet.excel_epoch
+        start, end = (
+            cells.parse_timestamps(cells.clean_text(raw[name]), zone, epoch)[0]
+            for name in (check.start, check.end)
+        )
+        spans.add(group, start, end, sheet.row_numbers)
+        del raw, group, start, end
+    return spans.overlaps()
+
+
+def _check_overlaps(
+    spec: ImportSpec[Landed], checked: Checked, row_numbers: np.ndarray, overlaps: Overlaps | None
+) -> None:
+    check = spec.overlaps
+    if check is None:
+        return
+    if overlaps is None:
+        spans = SpanCollector(check)
+        group, start, end = (checked.parsed[name] for name in check.columns)
+        spans.add(group, start, end, row_numbers)
+        overlaps = spans.overlaps()
+    mask, earlier = overlaps.in_slice(np.asarray(row_numbers, dtype=np.int64))
+
+    def reasons(entries: np.ndarray) -> list[str]:
+        return [check.reason.format(row=int(row)) for row in earlier[entries]]
+
+    # Counted as the masked reason ("... in row N"), as any reason naming a row is.
+    kind = check.reason.format(row="N")
+    checked.problems.add(mask, check.start, checked.raw[check.start], reasons, kind=kind)
 
 
 def validate_in_slices(
@@ -163,20 +295,25 @@ def validate_in_slices(
     on_valid_rows: Callable[[Landed], None] | None = None,
     keep_valid_rows: bool = False,
     error_limit: int = MAX_REPORTED_ERRORS,
+    overlaps: Overlaps | None = None,
 ) -> ImportResult[Landed]:
     """`validate`'s report for a file read a slice of rows at a time, holding one slice at a time.
 
-    Only for kinds whose row checks look at one row at a time (`spec.row_local`): duplicates are
-    found across slices, everything else within each. Each slice's `read_errors` are the unreadable
-    rows found since the previous slice. `on_valid_rows` receives each slice's valid rows in landed
-    form (e.g. to look up the keys already imported).
+    Duplicates are found across slices as they come; overlaps (`spec.overlaps`) must be found first
+    over the whole file (`find_overlaps`, a pass reading three columns) and are passed in; every other
+    check looks at one row at a time. Each slice's `read_errors` are the unreadable rows found since
+    the previous slice. `on_valid_rows` receives each slice's valid rows in landed form (e.g. to look
+    up the keys already imported; a state log's slice is landed on its own there).
 
     Nothing lands (`rows_to_land` 0, no rows) unless `keep_valid_rows` and the file has no problem:
-    then the rows are what `validate(..., land_valid_rows=True)` gives. The landed rows are kept only
+    then the rows are what `validate(..., land_valid_rows=True)` gives. The valid rows are kept only
     while no problem has been found, so a bad file never holds them all."""
-    if not spec.row_local or spec.combine_landed is None:
-        raise ValueError(f"{spec.kind} rows are checked against each other; validate the sheet whole")
+    if spec.overlaps is not None and overlaps is None:
+        raise ValueError(
+            f"{spec.kind} rows are checked against each other: find their overlaps first (find_overlaps)"
+        )
     kept: list[Landed] = []
+    kept_parsed: list[pd.DataFrame] = []
     duplicates = cells.DuplicateFinder(len(spec.key))
     read_errors: list[RowError] = []
     first: list[RowError] = []
@@ -191,7 +328,9 @@ def validate_in_slices(
         problems = cells.Problems(sheet.row_numbers, spec.column_names)
         # The header is the same in every slice: its problems are reported once, with the first.
         header_problems = problems if index == 0 else cells.Problems(sheet.row_numbers[:0])
-        checked = _check(spec, sheet, reference, problems, header_problems, duplicates, existing_keys)
+        checked = _check(
+            spec, sheet, reference, problems, header_problems, duplicates, existing_keys, overlaps
+        )
         rejected_mask = problems.rejected(len(sheet.frame))
         valid = int((~rejected_mask).sum())
         rows_in_frames += len(sheet.frame)
@@ -204,14 +343,17 @@ def validate_in_slices(
         _note_kind_order(kind_order, summary, index)
         total += summary.total
         keep = keep_valid_rows and not total and not read_errors
-        if valid and (keep or on_valid_rows is not None):
+        if valid and keep and spec.combine_landed is None:
+            kept_parsed.append(checked.parsed[~rejected_mask])
+        if valid and (on_valid_rows is not None or (keep and spec.combine_landed is not None)):
             landed = spec.land(checked.parsed[~rejected_mask], reference, file_name, ingest_run_id)
             if on_valid_rows is not None:
                 on_valid_rows(landed)
-            if keep:
+            if keep and spec.combine_landed is not None:
                 kept.append(landed)
         if total or read_errors:
             kept.clear()
+            kept_parsed.clear()
     unreadable = cells.Problems(np.empty(0, dtype=np.int64), spec.column_names)
     unreadable.add_read_errors(read_errors)
     unreadable_summary = unreadable.summary(error_limit)
@@ -226,7 +368,7 @@ def validate_in_slices(
         kind: all_counts[kind] for kind in sorted(in_order, key=all_counts.__getitem__, reverse=True)
     }
     unreadable_rows = len({error.row for error in read_errors})
-    lands = bool(kept) and not total and not read_errors
+    lands = bool(kept or kept_parsed) and not total and not read_errors
     report = ImportReport(
         kind=spec.kind,
         file_name=file_name,
@@ -238,8 +380,21 @@ def validate_in_slices(
         total_errors=total + unreadable_summary.total,
         total_bad_rows=bad_rows + unreadable_rows,
     )
-    rows = spec.combine_landed(kept) if lands else spec.empty_landing()
-    return ImportResult(report=report, rows=rows)
+    rows = _combined(spec, kept, kept_parsed, reference, file_name, ingest_run_id) if lands else None
+    return ImportResult(report=report, rows=spec.empty_landing() if rows is None else rows)
+
+
+def _combined(
+    spec: ImportSpec[Landed],
+    kept: list[Landed],
+    kept_parsed: list[pd.DataFrame],
+    reference: ImportReference,
+    file_name: str,
+    ingest_run_id: str | None,
+) -> Landed:
+    if spec.combine_landed is not None:
+        return spec.combine_landed(kept)
+    return spec.land(pd.concat(kept_parsed, ignore_index=True), reference, file_name, ingest_run_id)
 
 
 def _note_kind_order(

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from oee_pipelines.domain.imports.engine import Checked, ColumnSpec, ImportSpec, require_end_after_start
+from oee_pipelines.domain.imports.engine import (
+    Checked,
+    ColumnSpec,
+    ImportSpec,
+    OverlapCheck,
+    require_end_after_start,
+)
 from oee_pipelines.domain.imports.model import ImportReference
 from oee_pipelines.domain.telemetry import MACHINE_STATE, RUNNING, empty_telemetry, to_telemetry_table
 
@@ -60,23 +66,6 @@ def _check_rows(checked: Checked) -> None:
     state_as_code = has_state & ~running & ~has_reason
     unknown_state = state_as_code & ~state.isin(list(codes)).to_numpy(dtype=bool)
     problems.add(unknown_state, "state", raw["state"], UNKNOWN_STATE)
-    _check_overlaps(checked)
-
-
-def _check_overlaps(checked: Checked) -> None:
-    """A state with an end must end before the machine's next state starts."""
-    rows = checked.parsed[["machine_id", "start", "end"]].dropna(subset=["machine_id", "start"])
-    rows = rows.assign(row=checked.problems.row_numbers[rows.index.to_numpy()])
-    rows = rows.sort_values(["machine_id", "start", "row"], kind="stable")
-    previous = rows.groupby("machine_id", sort=False)[["end", "row"]].shift()
-    overlapping = (previous["end"].notna() & (rows["start"] < previous["end"])).to_numpy(dtype=bool)
-    mask = np.zeros(len(checked.parsed), dtype=bool)
-    mask[rows.index.to_numpy()[overlapping]] = True
-    reasons = pd.Series(pd.NA, index=checked.parsed.index, dtype="string[pyarrow]")
-    reasons[rows.index[overlapping]] = [
-        f"overlaps the state of the same machine in row {int(row)}" for row in previous["row"][overlapping]
-    ]
-    checked.problems.add(mask, "start", checked.raw["start"], reasons)
 
 
 def state_rows(valid: pd.DataFrame) -> pd.DataFrame:
@@ -142,6 +131,15 @@ def _land(valid: pd.DataFrame, reference: ImportReference, file_name: str, run_i
     return to_telemetry_table(frame)
 
 
+# A state with an end must end before the machine's next state starts.
+STATES_MUST_NOT_OVERLAP = OverlapCheck(
+    group="machine_id",
+    start="start",
+    end="end",
+    end_required=False,
+    reason="overlaps the state of the same machine in row {row}",
+)
+
 MACHINE_STATE_LOG: ImportSpec[pa.Table] = ImportSpec(
     kind="machine_state_log",
     columns=(
@@ -157,4 +155,6 @@ MACHINE_STATE_LOG: ImportSpec[pa.Table] = ImportSpec(
     check_rows=_check_rows,
     land=_land,
     empty_landing=empty_telemetry,
+    # No `combine_landed`: a state without an end runs until the machine's next row, wherever it is.
+    overlaps=STATES_MUST_NOT_OVERLAP,
 )

@@ -61,6 +61,10 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=SCHEDULE_COLUMNS)
 
 
+def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True)
+
+
 SCHEDULE: ImportSpec[pd.DataFrame] = ImportSpec(
     kind="schedule",
     columns=(
@@ -78,4 +82,7 @@ SCHEDULE: ImportSpec[pd.DataFrame] = ImportSpec(
     check_rows=_check_rows,
     land=_land,
     empty_landing=_empty,
+    # Rows are compared only for duplicate external ids, which are found across slices.
+    row_local=True,
+    combine_landed=_combine,
 )

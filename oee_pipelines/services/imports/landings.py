@@ -49,6 +49,10 @@ class Landing:
 
     existing_keys: Callable[[psycopg.Connection, Lake, str, Any], pd.DataFrame]
     land: Callable[[psycopg.Connection, Lake, Job, Any, pd.DataFrame], tuple[list[date], list[str]]]
+    # For a file validated in slices: the few rows of a slice's valid rows that `existing_keys` needs
+    # (e.g. the first of each day), looked up once for all slices together; None: each slice's valid
+    # rows are looked up as they come.
+    rows_to_look_up: Callable[[Any], Any] | None = None
 
 
 # --- reference data --------------------------------------------------------------------------------
@@ -128,6 +132,12 @@ def _telemetry_existing_keys(signals: tuple[str, ...] | None) -> Callable[..., p
     return existing_keys
 
 
+def _first_row_of_each_day(rows: pa.Table) -> pa.Table:
+    """Telemetry rows reduced to the first of each UTC day: the lookup reads whole days."""
+    days = pc.cast(rows.column("ts"), pa.date32()).to_pandas()
+    return rows.take(days.drop_duplicates().index.to_numpy())
+
+
 def _land_telemetry(
     conn: psycopg.Connection, lake: Lake, job: Job, rows: pa.Table, machines: pd.DataFrame
 ) -> tuple[list[date], list[str]]:
@@ -168,6 +178,13 @@ def _downtime_existing_keys(
         (org_id, SOURCE_SYSTEM, rows["start_time"].min(), rows["start_time"].max()),
     ).fetchall()
     return pd.DataFrame(found, columns=columns)
+
+
+def _earliest_and_latest_stop(rows: pd.DataFrame) -> pd.DataFrame:
+    """The lookup reads the stops between the earliest and the latest start."""
+    if rows.empty:
+        return rows
+    return rows.iloc[[int(rows["start_time"].argmin()), int(rows["start_time"].argmax())]]
 
 
 def _stop_days(rows: pd.DataFrame) -> list[date]:
@@ -224,9 +241,13 @@ def remove_files(lake: Lake, paths: list[str]) -> None:
 
 
 LANDINGS: dict[str, Landing] = {
-    "sensor_log": Landing(_telemetry_existing_keys(None), _land_telemetry),
-    "machine_state_log": Landing(_telemetry_existing_keys((MACHINE_STATE,)), _land_telemetry),
-    "production_count": Landing(_telemetry_existing_keys((PIECES_GOOD,)), _land_telemetry),
-    "downtime": Landing(_downtime_existing_keys, _land_downtime),
+    "sensor_log": Landing(_telemetry_existing_keys(None), _land_telemetry, _first_row_of_each_day),
+    "machine_state_log": Landing(
+        _telemetry_existing_keys((MACHINE_STATE,)), _land_telemetry, _first_row_of_each_day
+    ),
+    "production_count": Landing(
+        _telemetry_existing_keys((PIECES_GOOD,)), _land_telemetry, _first_row_of_each_day
+    ),
+    "downtime": Landing(_downtime_existing_keys, _land_downtime, _earliest_and_latest_stop),
     "schedule": Landing(_schedule_existing_keys, _land_schedule),
 }

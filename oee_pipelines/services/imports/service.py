@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -24,22 +25,24 @@ from typing import Any
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg.types.json import Jsonb
 
 from oee_pipelines.connectors.files import UnreadableFileError, read_import_file, safe_file_name
-from oee_pipelines.connectors.files.csv_reader import SLICED_FROM_BYTES, read_csv_file_in_slices
-from oee_pipelines.connectors.files.reader import CSV_SUFFIXES
+from oee_pipelines.connectors.files.csv_reader import SLICE_BYTES, SLICED_FROM_BYTES
+from oee_pipelines.connectors.files.slices import XLSX_SLICED_FROM_BYTES, SlicedFile, open_in_slices
 from oee_pipelines.domain.imports import (
     IMPORT_KINDS,
     SLICED_KINDS,
+    SPECS,
     ImportKind,
     ImportReference,
     ImportResult,
     TextSheet,
+    find_import_overlaps,
     validate_import,
     validate_import_in_slices,
 )
+from oee_pipelines.domain.progress import Progress, ProgressCallback, ignore_progress
 from oee_pipelines.services.imports.landings import (
     LANDINGS,
     Job,
@@ -82,6 +85,8 @@ class ImportOutcome:
     affected_days: list[date] = field(default_factory=list)
     lake_files: list[str] = field(default_factory=list)
     duplicate_of_job: int | None = None
+    # A dry run (`import_file(dry_run=True)`): the outcome the import would have; nothing was written.
+    dry_run: bool = False
 
     @property
     def landed(self) -> bool:
@@ -92,9 +97,12 @@ class ImportOutcome:
         return self.total_errors > len(self.errors)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: the API answer and the report written beside an inbox file."""
+        """JSON-ready: the API answer and the report written beside an inbox file. A dry run's has
+        `dry_run` true and no job (`job_id` null): its job row was rolled back."""
+        dry_run = {"dry_run": True} if self.dry_run else {}
         return {
-            "job_id": self.job_id,
+            **dry_run,
+            "job_id": None if self.dry_run else self.job_id,
             "type": self.kind,
             "file_name": self.file_name,
             "checksum": self.checksum,
@@ -142,11 +150,23 @@ def file_error(reason: str, value: str | None = None) -> dict[str, Any]:
 class FileImporter:
     """Lands import files into one warehouse and lake."""
 
-    def __init__(self, database_url: str, lake: Lake, *, sliced_from_bytes: int = SLICED_FROM_BYTES) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        lake: Lake,
+        *,
+        sliced_from_bytes: int = SLICED_FROM_BYTES,
+        slice_bytes: int = SLICE_BYTES,
+        progress: ProgressCallback = ignore_progress,
+    ) -> None:
         self.database_url = database_url
         self.lake = lake
-        # A CSV file larger than this is validated a slice of rows at a time (`_import_in_slices`).
+        # Hears of a large file's rows read so far, slice by slice, and of its landing (`oee import`).
+        self.progress = progress
+        # A CSV file larger than this (a workbook larger than this or `XLSX_SLICED_FROM_BYTES`) is
+        # validated a slice of about `slice_bytes` at a time (`_import_in_slices`).
         self.sliced_from_bytes = sliced_from_bytes
+        self.slice_bytes = slice_bytes
 
     def import_file(
         self,
@@ -159,11 +179,15 @@ class FileImporter:
         quarantine_invalid: bool = False,
         dagster_run_id: str | None = None,
         encoding: str | None = None,
+        dry_run: bool = False,
     ) -> ImportOutcome:
         """Import `path` for `org_id`. `file_name` (the user's name, sanitised) defaults to the path's.
 
         `encoding` names a CSV file's text encoding; None detects it, or takes it from an `@<encoding>`
         marker before the file name's extension (`downtime_week3@cp1250.csv`, see `encoding_in_name`).
+
+        `dry_run`: every check of a real import, in one transaction that is rolled back, and no lake
+        file written; the outcome is what the import would be (the import wizard's "Check the file").
         """
         if kind not in IMPORT_KINDS:
             raise ImportSetupError(
@@ -171,11 +195,19 @@ class FileImporter:
             )
         name = safe_file_name(file_name or path.name)
         checksum = file_checksum(path)
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
+        with psycopg.connect(self.database_url, autocommit=not dry_run) as conn:
             conn.execute("SET TIME ZONE 'UTC'")
             job = _start_job(conn, org_id, kind, name, checksum, submitted_by, dagster_run_id)
+            encoding = encoding or encoding_in_name(name)
+            if dry_run:
+                try:
+                    return replace(
+                        self._run(conn, job, path, quarantine_invalid, encoding, True), dry_run=True
+                    )
+                finally:
+                    conn.rollback()
             try:
-                return self._run(conn, job, path, quarantine_invalid, encoding or encoding_in_name(name))
+                return self._run(conn, job, path, quarantine_invalid, encoding, dry_run=False)
             except BaseException as exc:
                 _fail_job(conn, job, exc)
                 raise
@@ -187,6 +219,7 @@ class FileImporter:
         path: Path,
         quarantine_invalid: bool,
         encoding: str | None,
+        dry_run: bool,
     ) -> ImportOutcome:
         earlier = _landed_job_with_checksum(conn, job)
         if earlier is not None:
@@ -194,7 +227,7 @@ class FileImporter:
         reference = load_reference(conn, job.org_id)
         landing = LANDINGS[job.kind]
         if not quarantine_invalid and job.kind in SLICED_KINDS:
-            outcome = self._import_in_slices(conn, job, path, reference, landing, encoding)
+            outcome = self._import_in_slices(conn, job, path, reference, landing, encoding, dry_run)
             if outcome is not None:
                 return outcome
         try:
@@ -202,7 +235,7 @@ class FileImporter:
         except UnreadableFileError as exc:
             return _finish(conn, job, rows_read=0, errors=[file_error(exc.reason)])
         result = self._validate(conn, job, sheet, reference, landing, quarantine_invalid)
-        return self._land(conn, job, result, landing, quarantine_invalid)
+        return self._land(conn, job, result, landing, quarantine_invalid, dry_run)
 
     def _import_in_slices(
         self,
@@ -212,50 +245,75 @@ class FileImporter:
         reference: ImportReference,
         landing: Landing,
         encoding: str | None,
+        dry_run: bool,
     ) -> ImportOutcome | None:
-        """Land or refuse a large CSV file read and validated a slice of rows at a time, so its cells
-        are never all in memory at once; None when it is not read that way (small, not UTF-8, ...).
+        """Land or refuse a large file read and validated a slice of rows at a time, so its cells are
+        never all in memory at once; None when it is small enough to be read whole.
 
-        The same two passes as `_validate`, with the same outcome: the keys already imported are
-        looked up for the days of the first pass's valid rows."""
-        if Path(job.file_name).suffix.lower() not in CSV_SUFFIXES:
-            return None
-        days: list[pa.Table] = []
+        The same outcome as `_validate` on the whole file: the overlaps of a machine's stops or states
+        are found first on a compact projection of the file, and the keys already imported are looked
+        up for the first pass's valid rows (a second pass then names the rows colliding with them)."""
         try:
-            slices = read_csv_file_in_slices(path, job.file_name, encoding, from_bytes=self.sliced_from_bytes)
-            if slices is None:
+            sliced = open_in_slices(
+                path,
+                job.file_name,
+                encoding,
+                from_bytes=self.sliced_from_bytes,
+                xlsx_from_bytes=min(self.sliced_from_bytes, XLSX_SLICED_FROM_BYTES),
+                slice_bytes=self.slice_bytes,
+            )
+            if sliced is None:
                 return None
-            result = validate_import_in_slices(
-                job.kind,
-                slices,
-                reference,
-                ingest_run_id=job.run_id,
-                on_valid_rows=lambda rows: days.append(_first_row_of_each_day(rows)),
-                keep_valid_rows=True,
-            )
-            # Only the days of the valid rows matter to the lookup, so one row of each is enough.
-            existing = (
-                landing.existing_keys(conn, self.lake, job.org_id, pa.concat_tables(days))
-                if days
-                else pd.DataFrame()
-            )
-            if not existing.empty:
-                del result  # its rows would collide: free them before the second pass
-                again = read_csv_file_in_slices(
-                    path, job.file_name, encoding, from_bytes=self.sliced_from_bytes
-                )
-                assert again is not None  # the same file, read the same way
-                result = validate_import_in_slices(
-                    job.kind,
-                    again,
-                    reference,
-                    existing_keys=existing,
-                    ingest_run_id=job.run_id,
-                    keep_valid_rows=True,
-                )
+            with sliced:
+                result = self._validate_in_slices(conn, job, sliced, reference, landing)
         except UnreadableFileError as exc:
             return _finish(conn, job, rows_read=0, errors=[file_error(exc.reason)])
-        return self._land(conn, job, result, landing, quarantine_invalid=False)
+        return self._land(conn, job, result, landing, quarantine_invalid=False, dry_run=dry_run)
+
+    def _validate_in_slices(
+        self,
+        conn: psycopg.Connection,
+        job: Job,
+        sliced: SlicedFile,
+        reference: ImportReference,
+        landing: Landing,
+    ) -> ImportResult[Any]:
+        overlaps = (
+            find_import_overlaps(job.kind, self._reported(sliced.slices(), job, "rows scanned"), reference)
+            if SPECS[job.kind].overlaps is not None
+            else None
+        )
+        lookup = _SliceLookup(conn, self.lake, job.org_id, landing)
+        result = validate_import_in_slices(
+            job.kind,
+            self._reported(sliced.slices(), job, "rows checked"),
+            reference,
+            ingest_run_id=job.run_id,
+            on_valid_rows=lookup.add,
+            keep_valid_rows=True,
+            overlaps=overlaps,
+        )
+        existing = lookup.existing_keys()
+        if existing.empty:
+            return result
+        del result  # its rows would collide: free them before the second pass
+        return validate_import_in_slices(
+            job.kind,
+            self._reported(sliced.slices(), job, "rows checked against earlier imports"),
+            reference,
+            existing_keys=existing,
+            ingest_run_id=job.run_id,
+            keep_valid_rows=True,
+            overlaps=overlaps,
+        )
+
+    def _reported(self, slices: Iterator[TextSheet], job: Job, what: str) -> Iterator[TextSheet]:
+        """The slices of a large file as they are read, reporting the rows so far after each."""
+        rows = 0
+        for sheet in slices:
+            rows += len(sheet.frame)
+            self.progress(_rows_progress(job, rows, what))
+            yield sheet
 
     def _validate(
         self,
@@ -301,6 +359,7 @@ class FileImporter:
         result: ImportResult[Any],
         landing: Landing,
         quarantine_invalid: bool,
+        dry_run: bool,
     ) -> ImportOutcome:
         report = result.report
         written: list[str] = []
@@ -319,12 +378,17 @@ class FileImporter:
                     total_errors=report.total_errors,
                     total_bad_rows=report.total_bad_rows,
                 )
+                if dry_run:
+                    return outcome
                 if quarantine_invalid and result.rejected is not None:
                     _store_rejected_rows(conn, job, result.rejected)
                 days: list[date] = []
                 if report.rows_to_land:
+                    self.progress(_rows_progress(job, 0, "rows landed", report.rows_to_land))
                     machines = machines_of(conn, job.org_id)
                     days, written = landing.land(conn, self.lake, job, result.rows, machines)
+                    landed = report.rows_to_land
+                    self.progress(_rows_progress(job, landed, "rows landed", landed))
         except psycopg.errors.UniqueViolation:
             remove_files(self.lake, written)
             earlier = _landed_job_with_checksum(conn, job)
@@ -333,6 +397,10 @@ class FileImporter:
             remove_files(self.lake, written)
             raise
         return replace(outcome, affected_days=days, lake_files=written)
+
+
+def _rows_progress(job: Job, rows: int, what: str, total: int | None = None) -> Progress:
+    return Progress(task=f"import {job.file_name}", done=rows, total=total, unit=what)
 
 
 # --- the job row -----------------------------------------------------------------------------------
@@ -439,10 +507,31 @@ def _refuse_duplicate(conn: psycopg.Connection, job: Job, earlier_job: int) -> I
     )
 
 
-def _first_row_of_each_day(rows: pa.Table) -> pa.Table:
-    """Telemetry rows reduced to the first of each UTC day."""
-    days = pc.cast(rows.column("ts"), pa.date32()).to_pandas()
-    return rows.take(days.drop_duplicates().index.to_numpy())
+class _SliceLookup:
+    """The keys already imported that a file's valid rows could collide with, gathered slice by slice:
+    only the few rows each kind's lookup needs are kept (`Landing.rows_to_look_up`)."""
+
+    def __init__(self, conn: psycopg.Connection, lake: Lake, org_id: str, landing: Landing) -> None:
+        self.conn, self.lake, self.org_id, self.landing = conn, lake, org_id, landing
+        self._rows: list[Any] = []
+        self._found: list[pd.DataFrame] = []
+
+    def add(self, rows: Any) -> None:
+        if self.landing.rows_to_look_up is None:
+            self._found.append(self.landing.existing_keys(self.conn, self.lake, self.org_id, rows))
+        else:
+            self._rows.append(self.landing.rows_to_look_up(rows))
+
+    def existing_keys(self) -> pd.DataFrame:
+        if self._rows:
+            rows = (
+                pa.concat_tables(self._rows)
+                if isinstance(self._rows[0], pa.Table)
+                else pd.concat(self._rows, ignore_index=True)
+            )
+            self._found.append(self.landing.existing_keys(self.conn, self.lake, self.org_id, rows))
+        found = [frame for frame in self._found if not frame.empty]
+        return pd.concat(found, ignore_index=True).drop_duplicates() if found else pd.DataFrame()
 
 
 def _store_rejected_rows(conn: psycopg.Connection, job: Job, rejected: pd.DataFrame) -> None:

@@ -36,6 +36,7 @@ from oee_pipelines.connectors.iot.landing import (
     utc_hour_start,
 )
 from oee_pipelines.domain.iot_mapping import QUARANTINE_COLUMNS, MappedReadings, map_readings
+from oee_pipelines.domain.progress import Progress, ProgressCallback, ignore_progress
 from oee_pipelines.storage.bulk_load import replace_rows
 from oee_pipelines.storage.lake import Lake
 
@@ -261,11 +262,18 @@ class IotLanding:
             )
         return sensors
 
-    def land(self, buffer_dir: Path, hours: Sequence[datetime], run_id: str) -> LandingSummary:
+    def land(
+        self,
+        buffer_dir: Path,
+        hours: Sequence[datetime],
+        run_id: str,
+        progress: ProgressCallback = ignore_progress,
+    ) -> LandingSummary:
         """Source -> map -> write each UTC hour of `hours`, then record the segments it used.
 
         Each hour is read, written and recorded under the buffer's landing lock. If writing fails,
-        that hour is not recorded as landed and stays to be landed.
+        that hour is not recorded as landed and stays to be landed. `progress` hears of every hour
+        landed (hours done of `hours`, readings landed so far).
         """
         sensors = self.sensor_registry()
         sink = HourSink(self.lake, self.database_url, sensors, self.org_id, run_id)
@@ -278,6 +286,16 @@ class IotLanding:
                 if batch.stats.segments:
                     mark_landed(buffer_dir, batch.stats.hour_start, batch.stats.segments)
             summary.add(batch)
+            progress(
+                Progress(
+                    task="iot_sensor_batches",
+                    done=summary.hours,
+                    total=len(hours),
+                    unit="hours",
+                    counts={"readings landed": summary.readings, "quarantined": summary.quarantined},
+                    detail=f"{batch.stats.hour_start:%Y-%m-%d %H:00}",
+                )
+            )
         return summary
 
 

@@ -65,6 +65,7 @@ TIMELINE_COLUMNS = [
     "source_system",
     "source_ref",
     "ideal_cycle_time_s",
+    "ingest_run_id",
 ]
 # Context reaches this far around a day: night shifts and schedules crossing midnight, any zone.
 PLAN_MARGIN = timedelta(days=1)

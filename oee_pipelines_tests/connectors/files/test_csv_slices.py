@@ -3,6 +3,7 @@ same problems (rows, columns, values, reasons, order), counts, totals; duplicate
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -211,7 +212,7 @@ def test_small_or_undecodable_files_are_left_to_the_whole_reader(tmp_path: Path)
     assert read_csv_file_in_slices(legacy, legacy.name, "cp1252", from_bytes=0) is None
 
 
-def test_only_kinds_checked_row_by_row_are_sliced(tmp_path: Path) -> None:
+def test_kinds_checked_across_rows_need_their_overlaps_found_first(tmp_path: Path) -> None:
     path = tmp_path / "state.csv"
     path.write_text("machine_id,start,end,state\n", encoding="utf-8")
     slices = read_csv_file_in_slices(path, path.name, from_bytes=0)
@@ -219,3 +220,14 @@ def test_only_kinds_checked_row_by_row_are_sliced(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="machine_state_log rows are checked against each other"):
         engine.validate_in_slices(SPECS["machine_state_log"], slices, REFERENCE)
+    # With them (none in a file of only a header) it is validated like any other kind.
+    again = read_csv_file_in_slices(path, path.name, from_bytes=0)
+    assert again is not None
+    overlaps = engine.find_overlaps(SPECS["machine_state_log"], [], REFERENCE)
+    with_codes = replace(
+        REFERENCE, reason_codes=pd.DataFrame(columns=["code", "is_planned", "loss_category"])
+    )
+    report = engine.validate_in_slices(
+        SPECS["machine_state_log"], again, with_codes, overlaps=overlaps
+    ).report
+    assert (report.rows_read, report.errors) == (0, [])

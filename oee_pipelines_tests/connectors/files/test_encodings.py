@@ -93,3 +93,28 @@ def test_a_named_encoding_that_does_not_fit_is_refused_not_mangled(write_file: W
         read_import_file(path, encoding="utf-8")
     with pytest.raises(UnreadableFileError, match="unknown encoding 'klingon'"):
         read_import_file(path, encoding="klingon")
+
+
+KOREAN = "베어링 고장 - 교체 작업자 확인"
+JAPANESE_STOP = "ベアリングの故障 - 交換"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "reported"),
+    [(JAPANESE_STOP, "shift_jis", {"shift_jis", "cp932"}), (KOREAN, "cp949", {"cp949", "euc_kr"})],
+)
+@pytest.mark.parametrize("rows", [3, 50, 2_000])
+def test_east_asian_files_of_many_rows_are_read_as_written(
+    write_file: WriteFile, text: str, encoding: str, reported: set[str], rows: int
+) -> None:
+    """Shift-JIS katakana are valid cp949 bytes (rare Hangul of its extension), and over many rows
+    charset-normalizer prefers cp949: the reading with rare Hangul loses to the Japanese one."""
+    lines = [HEADER] + [
+        f"2025-01-14T08:{minute % 60:02d}:00Z,2025-01-14T08:{minute % 60:02d}:30Z,MACHINE-{minute:04d},,"
+        f"BRK-MECH,{text},OP-1"
+        for minute in range(rows)
+    ]
+    sheet = read_import_file(write_file("stops.csv", ("\n".join(lines) + "\n").encode(encoding)))
+
+    assert set(sheet.frame["description"]) == {text}
+    assert sheet.details["encoding"] in reported
