@@ -37,8 +37,10 @@ system-deps:
 	@bash scripts/install-system-deps.sh test
 
 # Lint (ruff + mypy) first: CI runs exactly `make test`, so the type check is part of it.
+# The `slow` end-to-end tests are collected first (conftest.py) and handed out two at a time, so
+# each worker takes the next long test as it frees up instead of a fixed share of them.
 test: install system-deps lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --maxschedchunk=2
 
 up: install system-deps
 	$(BIN)/oee up

@@ -16,6 +16,12 @@ from oee_pipelines.storage.migrations import migrate
 from oee_pipelines_tests.support.ports import hold_simulated_plant_ports
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long end-to-end tests (`slow`) first. Collected last (top-level files come after the
+    folders), they left one xdist worker running them alone for the last minutes of `make test`."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A migrated warehouse. The embedded server is started for this session and stopped after it."""

@@ -16,9 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
+import pytest
 
 from oee_pipelines.simulator.plant import SimulatedPlant
 from oee_pipelines_tests.support.plant_days import load_plant, materialize_days
+
+pytestmark = pytest.mark.slow  # a simulated week through the OEE chain (about two minutes)
 
 FIRST, LAST = date(2025, 1, 13), date(2025, 1, 19)  # Monday to Sunday: weekend windows are NULL
 TOLERANCE = 0.01
