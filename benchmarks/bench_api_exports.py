@@ -1,8 +1,9 @@
 """Exports through the API sidecar (real uvicorn on loopback, in its own process).
 
-- 1,000,000 data-mart rows as CSV and as Parquet (read from `oee_data_mart_table`, the mart the
-  `oee_data_mart` asset materializes per day): seconds and the server's peak RSS, against DuckDB
-  `COPY` of the same rows to a file (the floor: no database, no HTTP).
+- 1,000,000 data-mart rows as CSV, Parquet and JSON (read from `oee_data_mart_table`, the mart the
+  `oee_data_mart` asset materializes per day): seconds against DuckDB `COPY` of the same rows to a
+  file (the floor: no database, no HTTP; JSON against DuckDB's JSON writer), best of two each; and
+  beside each, the server's peak RSS above its resting RSS (flat memory: the rows are never all held).
 - 100,000 data-mart rows as XLSX, against xlsxwriter in constant-memory mode writing the same rows.
 - A bounded load test: 20 concurrent clients pulling 30-day snapshot exports (p50 / p95, errors).
 """
@@ -115,11 +116,19 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def peak_rss_of(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_of(pid: int) -> float:
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_of(pid: int) -> float:
+    return _status_mb(pid, "VmRSS")
 
 
 def download(base_url: str, key: str, path: str, params: dict, target: Path) -> float:
@@ -142,6 +151,17 @@ def duckdb_copy_seconds(rows: pa.Table, target: Path, options: str) -> float:
     seconds = time.perf_counter() - started
     connection.close()
     return seconds
+
+
+def postgres_copy_seconds(url: str) -> float:
+    """PostgreSQL's own `COPY ... TO STDOUT (FORMAT csv)` of the mart rows, read and dropped by the client:
+    the floor of any export that starts in PostgreSQL, whatever the writer after it."""
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY (SELECT * FROM oee_data_mart_table) TO STDOUT (FORMAT csv)") as copy:
+            for _block in copy:
+                pass
+        return time.perf_counter() - started
 
 
 def xlsxwriter_seconds(rows: pa.Table, target: Path) -> float:
@@ -188,7 +208,25 @@ def load_test(
     )
 
 
-DUCKDB_OPTIONS = {"csv": "FORMAT CSV, HEADER", "parquet": "FORMAT PARQUET, COMPRESSION ZSTD"}
+DUCKDB_OPTIONS = {
+    "csv": "FORMAT CSV, HEADER",
+    "parquet": "FORMAT PARQUET, COMPRESSION ZSTD",
+    "json": "FORMAT JSON, ARRAY true",
+}
+DUCKDB_NAMES = {
+    "csv": "DuckDB COPY",
+    "parquet": "DuckDB COPY",
+    "json": "DuckDB's JSON writer (COPY ... FORMAT JSON)",
+}
+REPEATS = 2  # best of two, for the export and its floor alike: the machine is shared
+
+
+def export_once(base_url: str, key: str, pid: int, params: dict, target: Path) -> dict:
+    """One download; the server's resting RSS before it and its peak during it."""
+    resting = rss_of(pid)
+    reset_peak_rss(pid)
+    seconds = download(base_url, key, "/api/oee/export/data-mart", params, target)
+    return {"seconds": seconds, "resting": resting, "peak": peak_rss_of(pid)}
 
 
 def run(quick: bool) -> list[dict]:
@@ -203,16 +241,23 @@ def run(quick: bool) -> list[dict]:
         key = seed(url, rows)
         with api_server(url, str(scratch / "data")) as (base_url, pid):
             for export_format in DUCKDB_OPTIONS:
-                reset_peak_rss(pid)
+                # A small export first: lazy imports and first allocations are not the big export's memory.
+                warm = {**full_range, "format": export_format, "limit": 1000}
+                download(base_url, key, mart_path, warm, scratch / "warm")
                 target = scratch / f"mart.{export_format}"
-                seconds = download(base_url, key, mart_path, {**full_range, "format": export_format}, target)
-                results.append({"format": export_format, "seconds": seconds, "server_peak": peak_rss_of(pid)})
+                params = {**full_range, "format": export_format}
+                runs = [export_once(base_url, key, pid, params, target) for _ in range(REPEATS)]
+                best = min(runs, key=lambda run: run["seconds"])
+                peak_above = max(run["peak"] - run["resting"] for run in runs)
+                results.append({"format": export_format, **best, "peak_above": peak_above})
             mart = pq.read_table(scratch / "mart.parquet")
             if mart.num_rows != rows:
                 raise AssertionError(f"data mart export held {mart.num_rows} rows, expected {rows}")
             for row in results:
                 target = scratch / f"duckdb.{row['format']}"
-                row["baseline"] = duckdb_copy_seconds(mart, target, DUCKDB_OPTIONS[row["format"]])
+                options = DUCKDB_OPTIONS[row["format"]]
+                row["baseline"] = min(duckdb_copy_seconds(mart, target, options) for _ in range(REPEATS))
+            source_floor = min(postgres_copy_seconds(url) for _ in range(REPEATS))
 
             reset_peak_rss(pid)
             xlsx_params = {**full_range, "format": "xlsx", "limit": xlsx_rows}
@@ -224,17 +269,48 @@ def run(quick: bool) -> list[dict]:
             latencies, errors = load_test(base_url, key, 20, requests_per_client, thirty_days)
             load_peak = peak_rss_of(pid)
 
-    table = [
-        {
-            "name": f"API data mart {rows:,} rows as {row['format'].upper()} (uvicorn, loopback)",
-            "value": rows / row["seconds"], "unit": "rows/s", "seconds": row["seconds"],
-            "baseline_name": f"DuckDB COPY of the same rows to {row['format'].upper()}",
-            "baseline_value": rows / row["baseline"], "ratio": row["baseline"] / row["seconds"],
-            "target": "< 30 s (seed), aim < 5 s", "server_peak_rss_mb": row["server_peak"],
-            "peak_rss_mb": row["server_peak"],
-        }
-        for row in results
-    ]  # fmt: skip
+    table: list[dict] = []
+    for row in results:
+        label = row["format"].upper()
+        table.append(
+            {
+                "name": f"API data mart {rows:,} rows as {label}, against the source's own floor",
+                "value": rows / row["seconds"],
+                "unit": "rows/s",
+                "seconds": row["seconds"],
+                "baseline_name": "PostgreSQL COPY of the mart rows TO STDOUT (FORMAT csv), client discarding",
+                "baseline_value": rows / source_floor,
+                "ratio": source_floor / row["seconds"],
+            }
+        )
+        table.append(
+            {
+                "name": f"API data mart {rows:,} rows as {label} (uvicorn, loopback)",
+                "value": rows / row["seconds"],
+                "unit": "rows/s",
+                "seconds": row["seconds"],
+                "baseline_name": f"{DUCKDB_NAMES[row['format']]} of the same rows to {label}",
+                "baseline_value": rows / row["baseline"],
+                "ratio": row["baseline"] / row["seconds"],
+                "target": ">= 0.7 of the floor (issue 19)",
+                "server_peak_rss_mb": row["peak"],
+                "server_resting_rss_mb": row["resting"],
+                "peak_rss_mb": row["peak"],
+            }
+        )
+        table.append(
+            {
+                "name": f"API data mart {rows:,} rows as {label}: server peak RSS above resting",
+                "value": row["peak_above"],
+                "unit": "MB",
+                "seconds": row["seconds"],
+                "baseline_name": "server RSS at rest before the export (ratio: peak / resting)",
+                "baseline_value": row["resting"],
+                "ratio": row["peak"] / row["resting"],
+                "server_peak_rss_mb": row["peak"],
+                "peak_rss_mb": row["peak"],
+            }
+        )
     table.append(
         {
             "name": f"API data mart {xlsx_rows:,} rows as XLSX", "value": xlsx_rows / xlsx_seconds,

@@ -5,7 +5,16 @@ latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
    batches (`SapODataConnector.get_work_orders`: `A_ProductionOrder_2?$filter=ManufacturingOrder eq
    '..' or ...`, `ORDER_KEYS_PER_REQUEST` keys per request, `__next` pages followed), checked against
    the warehouse's lines and products, and upserted: rows/s, against the warehouse's raw binary COPY of
-   the same rows.
+   the same rows. Then the same sync in parts (issue 19 item 6), each against the same baseline: the
+   simulator generating every answer (its ASGI app called in process, no socket), the transport
+   (every page fetched raw, not decoded; it includes the server's generation, so a row also gives
+   fetch minus generation), and the client side on the pages replayed from memory: parse (JSON
+   decode), mapping to `work_orders` rows, warehouse write (references checked, upsert), and their
+   total, which the issue holds to >= 0.5 of binary COPY. The client side and the COPY alternate
+   `REPEATS` times and each figure is the median. Then a MES REST sync of one line through
+   `sync_mes`: 10,000 schedules (1,000 quick) paged at the server's 100, and the 10,000 work orders
+   they name, one GET each, 8 at a time (the API has no batch read).
+   `OEE_BENCH_MES_SYNC_ONLY=1` runs only these rows (while iterating); the full bench runs all.
 2. `POST /api/mes/schedules/sync/` both ways side by side (issue 16): `OEE_API_RUN_LAUNCH=queue`
    (the default: one INSERT of an `api_run_requests` row, answer 202) and `graphql` (a `launchRun`
    on a real dagster-webserver on the project's dagster.yaml, its storage in a `dagster` database on
@@ -22,6 +31,8 @@ latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import signal
 import statistics
@@ -29,10 +40,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 from urllib.parse import urlencode
 
@@ -51,18 +64,33 @@ from oee_pipelines.cli.dagster_home import (
     ensure_dagster_database,
 )
 from oee_pipelines.connectors.erp import make_erp_connector
-from oee_pipelines.connectors.erp.sap_odata import ORDER_KEYS_PER_REQUEST
+from oee_pipelines.connectors.erp.sap_odata import (
+    ORDER_KEYS_PER_REQUEST,
+    ORDER_SET,
+    _key_chunks,
+    asked_orders,
+    decode_json,
+    order_filter,
+    page_results,
+    work_orders_result,
+)
+from oee_pipelines.connectors.mes.auth import AuthenticatedClient
+from oee_pipelines.connectors.mes.config import SourceConnectionConfig
+from oee_pipelines.connectors.mes.records import FetchResult, RowContext, gc_paused
 from oee_pipelines.resources.erp import ERPResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.api_run_requests import REQUEST_TAG
+from oee_pipelines.services.mes_erp.mes import SCHEDULES, WORK_ORDERS, MesSyncRequest, sync_mes
 from oee_pipelines.services.mes_erp.store import checked_references, upsert_frame
+from oee_pipelines.services.mes_erp.window import SyncWindow
+from oee_pipelines.simulator.servers.mes_rest import MesRestSimulator
 from oee_pipelines.simulator.servers.runtime import ServerThread, free_port
 from oee_pipelines.simulator.servers.sap_odata import SapCredentials, SapODataSimulator
 from oee_pipelines.simulator.servers.source_data import Record, SourceData
-from oee_pipelines.storage.bulk_load import copy_arrow
+from oee_pipelines.storage.bulk_load import UpsertCounts, copy_arrow
 from oee_pipelines_tests.support.mes_api import connector_sections
 from oee_pipelines_tests.support.mes_samples import sample_source_data
-from oee_pipelines_tests.support.mes_sources import running_sources, seed_reference
+from oee_pipelines_tests.support.mes_sources import mes_rest_resource, running_sources, seed_reference
 from oee_pipelines_tests.support.processes import start_logged, venv_command, wait_until
 from oee_pipelines_tests.support.webserver import dagster_webserver, write_connector_config
 
@@ -74,6 +102,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # A queued sync: the daemon loading the definitions (first sync), then the run's own process.
 RUN_WAIT_SECONDS = 600
 SYNC_PATH = "/api/mes/schedules/sync/"
+# Set to 1 to run only the sync-throughput rows (while iterating); the full bench runs everything.
+SYNC_ONLY_VARIABLE = "OEE_BENCH_MES_SYNC_ONLY"
+REPEATS = 3
 
 
 class IndexedSourceData(SourceData):
@@ -105,49 +136,281 @@ def work_orders(count: int) -> list[Record]:
 
 def run(quick: bool) -> list[dict]:
     order_count, requests, start_samples = (2_000, 100, 1) if quick else (100_000, 1_000, 3)
+    mes_count = 1_000 if quick else 10_000
     with scratch_warehouse() as url:
         seed_reference(url)
-        rows = [_work_order_sync(url, order_count)]
-        rows += _api_latency(url, requests, start_samples)
+        rows = _work_order_sync(url, order_count)
+        rows.append(_mes_rest_sync(url, mes_count))
+        if os.environ.get(SYNC_ONLY_VARIABLE) != "1":
+            rows += _api_latency(url, requests, start_samples)
     return rows
 
 
-def _work_order_sync(url: str, count: int) -> dict:
+@dataclass
+class Recorded:
+    """The SAP pages of one sync, fetched once: the `$filter` chunks and each chunk's raw answers."""
+
+    chunks: list[list[str]]
+    pages: list[list[httpx.Response]]
+
+
+def _work_order_sync(url: str, count: int) -> list[dict]:
+    """The SAP OData work-order sync end to end, then each of its parts on its own (all on the same
+    rows, the table emptied before each write), against binary COPY of the same rows."""
     source = IndexedSourceData.from_records(work_orders=work_orders(count))
     source.index_work_orders()
     warehouse = WarehouseResource(database_url=url)
-    with ServerThread(SapODataSimulator(source).app) as server:
-        credentials = SapCredentials()
-        resource = ERPResource(
-            system_type="sap_odata",
-            base_url=f"{server.base_url}/sap/opu/odata/sap",
-            username=credentials.username,
-            password=credentials.password,
-            timeout_seconds=60,
-        )
-        numbers = [o["work_order_number"] for o in source.work_orders]
+    numbers = [o["work_order_number"] for o in source.work_orders]
+    simulator = SapODataSimulator(source)
+    with ServerThread(simulator.app) as server:
+        config = _sap_resource(server.base_url).connection_config()
         started = time.perf_counter()
-        with make_erp_connector(resource.connection_config()) as connector:
+        with make_erp_connector(config) as connector:
             fetched = connector.get_work_orders(numbers)
-        checked = checked_references(
-            warehouse,
-            fetched,
-            "work_order",
-            "wo_number",
-            {"product_id": ("products", []), "line_id": ("production_lines", [])},
-        )
-        data, counts = upsert_frame(warehouse, "work_orders", checked.frame, ["org_id", "wo_number"])
+        data, counts, rejected = _land_orders(warehouse, fetched)
         seconds = time.perf_counter() - started
-    if counts.created != count or checked.rejected:
-        raise RuntimeError(
-            f"expected {count} orders created, got {counts} and {len(checked.rejected)} rejected"
-        )
-    baseline_seconds = _copy_seconds(url, data)
+        _expect(count, counts, rejected)
+        generation_seconds = _server_generation_seconds(simulator, numbers)
+        fetch_started = time.perf_counter()
+        recorded = _fetch_raw(config, numbers)
+        fetch_seconds = time.perf_counter() - fetch_started
+    context = RowContext(config.org_id, config.id_prefix, config.system_type)
+    # The client side and its baseline alternate, REPEATS times each, and each figure is the median:
+    # on a shared machine a single pair can land on either side of a neighbour's burst.
+    runs, copies = [], []
+    for _ in range(REPEATS):
+        runs.append(_client_side(url, warehouse, recorded, numbers, context, count))
+        copies.append(_copy_seconds(url, {"work_orders": data}))
+    parts = {name: statistics.median(run[name] for run in runs) for name in ("parse", "map", "write")}
+    parts["total"] = statistics.median(sum(run.values()) for run in runs)
+    baseline_seconds = statistics.median(copies)
     value, baseline = count / seconds, count / baseline_seconds
+    client_seconds = parts["total"]
+    part = f"mes/erp: {count:,} SAP OData work orders"
+    return [
+        {
+            "name": (
+                f"mes/erp: {count:,} work orders via SAP OData $filter"
+                f" ({ORDER_KEYS_PER_REQUEST} per request) -> warehouse"
+            ),
+            "value": value,
+            "unit": "rows/s",
+            "seconds": seconds,
+            "baseline_name": "warehouse binary COPY of the same rows",
+            "baseline_value": baseline,
+            "ratio": value / baseline,
+        },
+        _part_row(
+            f"{part}: server JSON generation alone (ASGI app in process)", count, generation_seconds, baseline
+        ),
+        _part_row(
+            f"{part}: transport, {sum(len(p) for p in recorded.pages):,} pages fetched raw, no parse"
+            " (includes the server's generation)",
+            count,
+            fetch_seconds,
+            baseline,
+        ),
+        _part_row(
+            f"{part}: transport alone (fetch minus server generation)",
+            count,
+            max(fetch_seconds - generation_seconds, 1e-9),
+            baseline,
+        ),
+        _part_row(f"{part}: client parse (pages replayed from memory)", count, parts["parse"], baseline),
+        _part_row(f"{part}: mapping to work_orders rows", count, parts["map"], baseline),
+        _part_row(f"{part}: warehouse write (references checked, upsert)", count, parts["write"], baseline),
+        _part_row(
+            f"{part}: client side total (parse + map + write, replayed pages; median of {REPEATS})",
+            count,
+            client_seconds,
+            baseline,
+        ),
+    ]
+
+
+def _part_row(name: str, count: int, seconds: float, baseline: float) -> dict:
+    value = count / seconds
+    return {
+        "name": name,
+        "value": value,
+        "unit": "rows/s",
+        "seconds": seconds,
+        "baseline_name": "warehouse binary COPY of the same rows",
+        "baseline_value": baseline,
+        "ratio": value / baseline,
+    }
+
+
+def _sap_resource(base_url: str) -> ERPResource:
+    credentials = SapCredentials()
+    return ERPResource(
+        system_type="sap_odata",
+        base_url=f"{base_url}/sap/opu/odata/sap",
+        username=credentials.username,
+        password=credentials.password,
+        timeout_seconds=60,
+    )
+
+
+def _land_orders(warehouse: WarehouseResource, fetched: FetchResult) -> tuple[pa.Table, UpsertCounts, int]:
+    """What the sync does after reading: check the orders' lines and products, upsert them."""
+    checked = checked_references(
+        warehouse,
+        fetched,
+        "work_order",
+        "wo_number",
+        {"product_id": ("products", []), "line_id": ("production_lines", [])},
+    )
+    data, counts = upsert_frame(warehouse, "work_orders", checked.frame, ["org_id", "wo_number"])
+    return data, counts, len(checked.rejected)
+
+
+def _expect(count: int, counts: UpsertCounts, rejected: int) -> None:
+    if counts.created != count or rejected:
+        raise RuntimeError(f"expected {count} orders created, got {counts} and {rejected} rejected")
+
+
+def _truncate(url: str, *tables: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
+def _order_paths(numbers: list[str]) -> list[tuple[list[str], str]]:
+    """Each `$filter` chunk with the query string the connector sends for it."""
+    return [
+        (chunk, urlencode({"$filter": order_filter(chunk), "$format": "json"}))
+        for chunk in _key_chunks(list(dict.fromkeys(numbers)))
+    ]
+
+
+def _server_generation_seconds(simulator: SapODataSimulator, numbers: list[str]) -> float:
+    """The simulator answering every chunk's request, called as an ASGI app (no socket)."""
+    auth = (
+        "Basic "
+        + base64.b64encode(
+            f"{simulator.credentials.username}:{simulator.credentials.password}".encode()
+        ).decode()
+    )
+    path = f"/sap/opu/odata/sap{ORDER_SET}"
+    queries = [query for _, query in _order_paths(numbers)]
+
+    async def answer_all() -> int:
+        size = 0
+        for query in queries:
+            size += len(await _asgi_get(simulator.app, path, query, auth))
+        return size
+
+    started = time.perf_counter()
+    asyncio.run(answer_all())
+    return time.perf_counter() - started
+
+
+async def _asgi_get(app: Any, path: str, query: str, authorization: str) -> bytes:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", authorization.encode())],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    body: list[bytes] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return b"".join(body)
+
+
+def _fetch_raw(config: SourceConnectionConfig, numbers: list[str]) -> Recorded:
+    """Every chunk's answer as the connector's HTTP client receives it, not decoded. With at most
+    `ORDER_KEYS_PER_REQUEST` keys per request under the server's page size, each is one page."""
+    chunks: list[list[str]] = []
+    pages: list[list[httpx.Response]] = []
+    client = AuthenticatedClient(config, "sap_odata")
+    try:
+        for chunk, query in _order_paths(numbers):
+            response = client.http.get(f"{ORDER_SET}?{query}", call="get_work_orders")
+            if b'"__next"' in response.content:
+                raise RuntimeError("a chunk's answer has a next page: the bench replays single pages only")
+            chunks.append(chunk)
+            pages.append([response])
+    finally:
+        client.close()
+    return Recorded(chunks, pages)
+
+
+def _client_side(
+    url: str,
+    warehouse: WarehouseResource,
+    recorded: Recorded,
+    numbers: list[str],
+    context: RowContext,
+    count: int,
+) -> dict[str, float]:
+    """The connector's and service's work on pages replayed from memory: parse, map, write."""
+    _truncate(url, "work_orders")
+    call = "get_work_orders"
+    started = time.perf_counter()
+    orders: list[Mapping[str, Any]] = []
+    with gc_paused():  # as `get_work_orders` reads its pages
+        for chunk, responses in zip(recorded.chunks, recorded.pages, strict=True):
+            for response in responses:
+                results, _ = page_results(decode_json(response, call), call)
+                orders += asked_orders(results, chunk)
+    parsed = time.perf_counter()
+    fetched = work_orders_result(orders, list(dict.fromkeys(numbers)), context)
+    mapped = time.perf_counter()
+    _, counts, rejected = _land_orders(warehouse, fetched)
+    written = time.perf_counter()
+    _expect(count, counts, rejected)
+    return {"parse": parsed - started, "map": mapped - parsed, "write": written - mapped}
+
+
+def _mes_rest_sync(url: str, count: int) -> dict:
+    """A MES REST sync of one line: `count` schedules (paged at the server's 100) and the `count`
+    work orders they name (one GET each, 8 at a time), landed through `sync_mes`."""
+    _truncate(url, "production_schedules", "work_orders")
+    orders = work_orders(count)
+    schedules = [
+        {
+            "schedule_id": f"SCH-{n:07d}",
+            "line_id": order["line_id"],
+            "work_order_number": order["work_order_number"],
+            "product_id": order["product_id"],
+            "recipe_id": None,
+            "planned_start": order["planned_start"],
+            "planned_end": order["planned_end"],
+            "planned_quantity": order["planned_quantity"],
+            "status": "scheduled",
+        }
+        for n, order in enumerate(orders)
+    ]
+    source = IndexedSourceData.from_records(work_orders=orders, schedules=schedules)
+    source.index_work_orders()
+    warehouse = WarehouseResource(database_url=url)
+    window = SyncWindow(START - timedelta(days=1), START + timedelta(days=count // 1440 + 2))
+    request = MesSyncRequest(window, frozenset({WORK_ORDERS, SCHEDULES}), "bench", line_id="LINE-001")
+    with ServerThread(MesRestSimulator(source).app) as server:
+        resource = mes_rest_resource(server.base_url).model_copy(
+            update={"page_size": 100, "timeout_seconds": 60.0}
+        )
+        started = time.perf_counter()
+        landed = sync_mes(warehouse, resource.connector, resource.connection_config(), request)
+        seconds = time.perf_counter() - started
+    created = {table: landed[table].outcome.created for table in (WORK_ORDERS, SCHEDULES)}
+    if created != {WORK_ORDERS: count, SCHEDULES: count}:
+        raise RuntimeError(f"expected {count} orders and schedules created, got {created}")
+    copied = {table: landed[table].data for table in (WORK_ORDERS, SCHEDULES)}
+    baseline_seconds = _copy_seconds(url, copied)
+    value, baseline = 2 * count / seconds, 2 * count / baseline_seconds
     return {
         "name": (
-            f"mes/erp: {count:,} work orders via SAP OData $filter"
-            f" ({ORDER_KEYS_PER_REQUEST} per request) -> warehouse"
+            f"mes/erp: MES REST sync of one line, {count:,} schedules (100 per page) + {count:,} work"
+            " orders (one GET each, 8 at a time) -> warehouse"
         ),
         "value": value,
         "unit": "rows/s",
@@ -158,11 +421,14 @@ def _work_order_sync(url: str, count: int) -> dict:
     }
 
 
-def _copy_seconds(url: str, data: pa.Table) -> float:
+def _copy_seconds(url: str, tables: dict[str, pa.Table]) -> float:
+    """Binary COPY of the rows a sync landed into their emptied tables, in foreign-key order."""
     with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE work_orders CASCADE")
+        conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        conn.commit()
         started = time.perf_counter()
-        copy_arrow(conn, "work_orders", data)
+        for table, data in tables.items():
+            copy_arrow(conn, table, data)
         conn.commit()
         return time.perf_counter() - started
 

@@ -2,10 +2,11 @@
 
 `POST /api/historian/backfill/start/` has the historian service record a PENDING
 `historian_backfill_jobs` row (`services/historian/jobs.py`, the table's only writer) and launch a
-Dagster backfill of `historian_points` over the UTC days of the range (one run: the asset's
-single-run backfill policy), narrowed by run tags to the system, tags, machine and organization asked
-for. `GET /api/historian/backfill/status/{job_id}/` maps the Dagster backfill's status to the seed's
-PENDING / RUNNING / COMPLETED / FAILED, with the point counts the run wrote into the row.
+Dagster backfill of `historian_points` over the UTC days of the range (one run per
+`OEE_BACKFILL_DAYS_PER_RUN` days: the asset's backfill policy), narrowed by run tags to the system,
+tags, machine and organization asked for. `GET /api/historian/backfill/status/{job_id}/` maps the
+Dagster backfill's status to the seed's PENDING / RUNNING / COMPLETED / FAILED, with the point counts
+the run wrote into the row.
 """
 
 from __future__ import annotations

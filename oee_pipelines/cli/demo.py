@@ -94,6 +94,11 @@ DEMO_STEPS = [
 ]
 # The simulated MES/ERP serve orders for the demo days plus this margin either side.
 SOURCE_MARGIN = timedelta(days=7)
+# Dagster's PostgreSQL storage opens a connection for every event it writes unless told to keep a
+# pool (dagster-webserver does): a quarter of Dagster's own time in the demo's runs went to
+# connecting (benchmarks/bench_dagster_overhead.py). The demo's one instance keeps a small pool;
+# statement_timeout 0 leaves PostgreSQL's default (none).
+STORAGE_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 4}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -126,6 +131,7 @@ def run_demo(args: argparse.Namespace) -> int:
             os.environ[PLANT_MODEL_VARIABLE] = str(write_demo_plant_model(settings))
             definitions = load_definitions()
             with dg.DagsterInstance.get() as instance, ProgressDisplay() as display:
+                keep_storage_connections(instance)
                 apply_pool_limits(instance)
                 for number, step in enumerate(DEMO_STEPS, start=1):
                     display.note(f"[{number}/{len(DEMO_STEPS)}] {step.job_name}: {step.doing}")
@@ -135,6 +141,11 @@ def run_demo(args: argparse.Namespace) -> int:
         if started_here and not args.keep_running:
             embedded.stop()
     return 0
+
+
+def keep_storage_connections(instance: dg.DagsterInstance) -> None:
+    """The instance's PostgreSQL storages keep a small connection pool for the demo's runs."""
+    instance.optimize_for_webserver(**STORAGE_POOL)
 
 
 def _simulated_sources(settings: Settings, first: date, last: date) -> SimulatedSources:

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -69,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _broker_flags(ingest)
     ingest.add_argument("--topic", action="append", help="topic filter (repeat); default: iot.mqtt.topics")
     ingest.add_argument("--client-id", help="stable id, so the broker keeps the session (iot.mqtt.client_id)")
+    ingest.add_argument(
+        "--share-group",
+        help="MQTT 5 shared subscription group (iot.mqtt.share_group): ingesters of one group, each with its "
+        "own --client-id, split the topics' messages",
+    )
     ingest.add_argument("--username")
     ingest.add_argument("--password")
     ingest.add_argument("--buffer-dir", type=Path, help="default: OEE_IOT_BUFFER_DIR")
@@ -106,6 +111,7 @@ def broker_settings(settings: Settings, args: argparse.Namespace) -> MqttSetting
         "client_id": getattr(args, "client_id", None),
         "username": getattr(args, "username", None),
         "password": getattr(args, "password", None),
+        "share_group": getattr(args, "share_group", None),
     }
     return replace(broker, **{name: value for name, value in overrides.items() if value})
 
@@ -122,13 +128,15 @@ def run_ingest(args: argparse.Namespace) -> int:
         sensors=read_sensor_registry(args.sensors) if args.sensors else None,
         username=broker.username,
         password=broker.password,
+        share_group=broker.share_group,
     )
     _log_to_stderr()
     stop = stop_on_termination()
     subscribed = threading.Event()
     if args.ready_file:
         threading.Thread(target=_signal_ready, args=(subscribed, stop, args.ready_file), daemon=True).start()
-    print(f"oee iot ingest: {broker.broker_host}:{broker.broker_port} {', '.join(broker.topics)} -> "
+    group = f" (share group {broker.share_group})" if broker.share_group else ""
+    print(f"oee iot ingest: {broker.broker_host}:{broker.broker_port} {', '.join(broker.topics)}{group} -> "
           f"{config.buffer_dir}", file=sys.stderr)  # fmt: skip
     stats = run_ingester(config, stop, subscribed)
     print(f"oee iot ingest: stopped; {stats.accepted} messages buffered, {stats.quarantined} quarantined")
@@ -295,39 +303,60 @@ def run_iot_demo(definitions: dg.Definitions, instance: dg.DagsterInstance, firs
     started = time.monotonic()
     plant = _plant(settings)
     note(f"  simulating the plant's MQTT sensors' readings, {first} .. {last}")
-    readings = from_plant(plant, start, end)
-    batches = list(messages(readings, sensor_topics(plant.iot_sensors()), batch_size=DEMO_BATCH_READINGS))
+
+    def simulated_messages() -> DemoMessages:
+        readings = from_plant(plant, start, end)
+        topics = sensor_topics(plant.iot_sensors())
+        return DemoMessages(len(readings), list(messages(readings, topics, batch_size=DEMO_BATCH_READINGS)))
+
     configured = mqtt_settings(settings.sources.iot)
     if configured is None:
         with MosquittoBroker(demo_dir / "broker", free_port(), executable=executable) as broker:
             overrides = ("--broker-host", LOCAL_HOST, "--broker-port", str(broker.port))
-            _publish_and_buffer(LOCAL_HOST, broker.port, overrides, batches, buffer_dir, demo_dir)
+            sent = _publish_and_buffer(
+                LOCAL_HOST, broker.port, overrides, simulated_messages, buffer_dir, demo_dir
+            )
     elif configured.broker_host in LOOPBACK_HOSTS:
         # The configured broker (`iot.mqtt`, its topics too): the ingester reads it from the config.
         print(f"IoT: the configured broker {configured.broker_host}:{configured.broker_port}")
-        _publish_and_buffer(configured.broker_host, configured.broker_port, (), batches, buffer_dir, demo_dir)
+        host, port = configured.broker_host, configured.broker_port
+        sent = _publish_and_buffer(host, port, (), simulated_messages, buffer_dir, demo_dir)
     else:
         print(
             f"IoT: the configured broker {configured.broker_host} is not on this machine; the demo publishes "
             "its simulated sensors only to a local broker, so it continues without IoT"
         )
         return
-    print(f"published {len(readings):,} IoT readings ({len(batches)} MQTT messages) through mosquitto "
+    print(f"published {sent.readings:,} IoT readings ({len(sent.batches)} MQTT messages) through mosquitto "
           f"and the ingester in {time.monotonic() - started:5.1f} s")  # fmt: skip
     _land(definitions, instance, settings, buffer_dir, start, end)
+
+
+@dataclass(frozen=True)
+class DemoMessages:
+    readings: int
+    batches: list[Any]  # the MQTT messages, DEMO_BATCH_READINGS readings each
 
 
 def _publish_and_buffer(
     host: str,
     port: int,
     broker_flags: tuple[str, ...],
-    batches: list[Any],
+    simulated_messages: Callable[[], DemoMessages],
     buffer_dir: Path,
     demo_dir: Path,
-) -> None:
-    """Publish the simulated sensors' messages to the broker and wait until the ingester buffered them."""
-    ingester = _start_ingester(broker_flags, buffer_dir, demo_dir / "ingester.ready")
+) -> DemoMessages:
+    """Publish the simulated sensors' messages to the broker and wait until the ingester buffered them.
+
+    The ingester (an `oee` process, seconds to import) starts first and boots while this process
+    simulates the readings.
+    """
+    ready_file = demo_dir / "ingester.ready"
+    ingester = _start_ingester(broker_flags, buffer_dir, ready_file)
     try:
+        simulated = simulated_messages()
+        batches = simulated.batches
+        _wait_until_subscribed(ingester, ready_file)
         with MqttPublisher(host, port, client_id="oee-demo-sensors") as publisher:
             messages_sent = readings_sent = 0
             for chunk_start in range(0, len(batches), DEMO_PUBLISH_CHUNK):
@@ -342,23 +371,26 @@ def _publish_and_buffer(
         _wait_until_buffered(buffer_dir, len(batches))
     finally:
         _stop(ingester)
+    return simulated
 
 
 def _start_ingester(
     broker_flags: tuple[str, ...], buffer_dir: Path, ready_file: Path
 ) -> subprocess.Popen[bytes]:
+    ready_file.unlink(missing_ok=True)
     command = _oee_command(
         "iot", "ingest", *broker_flags,
         "--buffer-dir", str(buffer_dir), "--client-id", "oee-demo-ingester", "--ready-file", str(ready_file),
     )  # fmt: skip
-    ingester = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_until_subscribed(ingester: subprocess.Popen[bytes], ready_file: Path) -> None:
     deadline = time.monotonic() + READY_WAIT_SECONDS
     while not ready_file.exists():
         if ingester.poll() is not None or time.monotonic() > deadline:
-            _stop(ingester)
             raise SystemExit("oee demo: the IoT ingester did not subscribe to the demo broker")
         time.sleep(0.05)
-    return ingester
 
 
 def _wait_until_buffered(buffer_dir: Path, message_count: int) -> None:

@@ -157,6 +157,7 @@ class MqttConfig:
     username: str | None = None
     password: str | None = None
     topics: tuple[str, ...] = ()
+    share_group: str | None = None  # MQTT 5 shared subscription group: ingesters that split the topics
 
 
 @dataclass(frozen=True)
@@ -597,7 +598,9 @@ def _historian_server(reader: _Reader, path: str, system: str | None, value: Any
 
 # --- IoT -----------------------------------------------------------------------------------------
 
-_MQTT_KEYS = ("enabled", "broker", "port", "client_id", "credentials", "username", "password", "topics")
+_MQTT_KEYS = (
+    "enabled", "broker", "port", "client_id", "credentials", "username", "password", "topics", "share_group",
+)  # fmt: skip
 _ENDPOINT_KEYS = ("url", "interval_seconds", "sensor_id", "machine_id")
 
 
@@ -633,6 +636,10 @@ def _mqtt(reader: _Reader, path: str, value: Any) -> MqttConfig | None:
         if not entry:
             reader.fail(where, "every entry needs a topic filter (`pattern`)")
         filters.append(reader.text(entry, where))
+    group_path = f"{path}.share_group"
+    share_group = reader.text(values["share_group"], group_path) if values.get("share_group") else None
+    if share_group is not None and any(character in share_group for character in "/+#"):
+        reader.fail(group_path, "a share group name may not contain '/', '+' or '#'")
     return MqttConfig(
         broker=reader.text(values["broker"], f"{path}.broker"),
         port=port,
@@ -640,6 +647,7 @@ def _mqtt(reader: _Reader, path: str, value: Any) -> MqttConfig | None:
         username=reader.text(login["username"], f"{path}.username") if login.get("username") else None,
         password=reader.text(login["password"], f"{path}.password") if login.get("password") else None,
         topics=tuple(filters),
+        share_group=share_group,
     )
 
 

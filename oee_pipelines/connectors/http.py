@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -19,7 +20,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from oee_pipelines.connectors.errors import SourceAuthError, SourceSystemError
+from oee_pipelines.connectors.errors import SourceAuthError, SourceDataError, SourceSystemError
 from oee_pipelines.observability.metrics import CONNECTOR_ERRORS, CONNECTOR_RETRIES
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -157,3 +158,24 @@ class RetryingHttpClient:
 def _body_excerpt(response: httpx.Response, limit: int = 300) -> str:
     text = response.text.strip().replace("\n", " ")
     return text[:limit] if text else f"HTTP {response.status_code} with an empty body"
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON as `response.json()` reads it, decoded with msgspec (several times faster)
+    where the two agree; what msgspec refuses (a byte-order mark, NaN, an infinite number, a lone
+    surrogate, malformed JSON) goes to the standard decoder, which raises ValueError if unreadable."""
+    try:
+        return _decode_json(response.content)
+    except msgspec.DecodeError:
+        return response.json()
+
+
+_decode_json = msgspec.json.Decoder().decode
+
+
+def json_answer(response: httpx.Response, system: str, call: str) -> Any:
+    """`json_body`, with an unreadable body reported as the source system's data error."""
+    try:
+        return json_body(response)
+    except ValueError as exc:
+        raise SourceDataError(system, call, f"unreadable JSON: {exc}") from None

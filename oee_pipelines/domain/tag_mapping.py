@@ -5,6 +5,8 @@
 columns). `map(points)` takes a raw point table (`tag`, `ts`, `value`, `text_value`, `quality`;
 see `oee_pipelines.connectors.historian.points`) and returns the telemetry rows and the
 unmapped tags with their point counts; unmapped points are reported, never dropped silently.
+`map_compact(points)` gives the same rows with the repeating text columns dictionary encoded
+(`COMPACT_TELEMETRY_SCHEMA`), which is how a backfill holds a day's pages until they are written.
 
 - `counter_mode` none / increment: `value = raw * scale_factor + offset_value`.
 - `counter_mode` cumulative: each reading minus the tag's previous reading, times `scale_factor`
@@ -54,6 +56,36 @@ REQUIRED_COLUMNS = (
     "counter_mode",
     "counter_rollover",
 )
+
+
+# Columns that repeat a few texts over millions of rows: `map_compact` gives them dictionary encoded
+# (indices into the mapping rows' texts), with no string copied per point.
+REPEATING_COLUMNS = (
+    "org_id",
+    "site_id",
+    "line_id",
+    "machine_id",
+    "signal",
+    "unit",
+    "source_system",
+    "source_ref",
+    "ingest_run_id",
+)
+COMPACT_TELEMETRY_SCHEMA = pa.schema(
+    [
+        field.with_type(pa.dictionary(pa.int32(), pa.string())) if field.name in REPEATING_COLUMNS else field
+        for field in TELEMETRY_SCHEMA
+    ]
+)
+# mapping column -> telemetry column, for the columns taken from the tag's mapping row
+MAPPED_COLUMNS = {
+    "org_id": "org_id",
+    "site_id": "site_id",
+    "line_id": "line_id",
+    "machine_id": "machine_id",
+    "signal": "signal_type",
+    "unit": "unit",
+}
 
 
 @dataclass(frozen=True)
@@ -125,6 +157,11 @@ class TagMapper:
         self._has_state_set &= self._is_state
         # (mapping row, state name as written) -> [points, first ts in microseconds]
         self._unmapped_states: dict[tuple[int, str], list[int]] = {}
+        # Per telemetry column taken from the mapping: the mapping rows' texts (the dictionary of the
+        # compact column, indexed by mapping row), built once rather than per page.
+        self._texts_of_rows = {
+            column: _texts(self._mappings, source) for column, source in MAPPED_COLUMNS.items()
+        }
 
     def unmapped_states(self) -> list[UnmappedState]:
         """State names of tags with a state set that the set does not map, over every page so far."""
@@ -149,6 +186,12 @@ class TagMapper:
         return [UnmappedTag(tag, count) for tag, count in sorted(self._unmapped_counts.items())]
 
     def map(self, points: pa.Table) -> MappedPoints:
+        """Telemetry rows in `TELEMETRY_SCHEMA`, and the unmapped tags of these points."""
+        compact = self.map_compact(points)
+        return MappedPoints(compact.telemetry.cast(TELEMETRY_SCHEMA), compact.unmapped)
+
+    def map_compact(self, points: pa.Table) -> MappedPoints:
+        """As `map`, in `COMPACT_TELEMETRY_SCHEMA` (the same values; texts that repeat stay encoded)."""
         tag_names, tag_codes = _tag_codes(points)
         rows_of_codes = np.array([self._row_of_tag.get(tag, -1) for tag in tag_names], dtype=np.int64)
         rows = rows_of_codes[tag_codes] if len(tag_codes) else np.empty(0, np.int64)
@@ -271,34 +314,45 @@ class TagMapper:
         self, rows: np.ndarray, points: pa.Table, selected: np.ndarray, value: np.ndarray, text: pa.Array
     ) -> pa.Table:
         count = len(rows)
-        mapping_rows = pa.array(rows, pa.int64())
-
-        def mapped(column: str) -> pa.Array:
-            if column not in self._mappings.columns:
-                return pa.nulls(count, pa.string())
-            texts = self._mappings[column].astype(object)
-            strings = pa.array(texts.where(texts.notna(), None), pa.string())
-            return pc.take(strings, mapping_rows)
-
+        mapping_rows = pa.array(rows, pa.int32())
         taken = pa.array(selected, pa.int64())
         columns = {
-            "org_id": mapped("org_id"),
-            "site_id": mapped("site_id"),
-            "line_id": mapped("line_id"),
-            "machine_id": mapped("machine_id"),
-            "signal": mapped("signal_type"),
+            column: pa.DictionaryArray.from_arrays(mapping_rows, texts)
+            for column, texts in self._texts_of_rows.items()
+        }
+        columns |= {
             "ts": pc.take(points["ts"], taken),
             "value": pa.array(value, pa.float64(), from_pandas=True),
             "text_value": pc.take(text, taken),
-            "unit": mapped("unit"),
             "quality": pc.take(points["quality"], taken),
-            "source_system": pa.array(np.full(count, self.system, dtype=object), pa.string()),
-            "source_ref": pc.take(pc.cast(points["tag"], pa.string()), taken),
-            "ingest_run_id": pa.array([self.ingest_run_id] * count, pa.string())
-            if self.ingest_run_id is not None
-            else pa.nulls(count, pa.string()),
+            "source_system": _repeated(self.system, count),
+            "source_ref": _dictionary(pc.take(points["tag"], taken)),
+            "ingest_run_id": _repeated(self.ingest_run_id, count),
         }
-        return pa.table(columns).cast(TELEMETRY_SCHEMA)
+        return pa.table({name: columns[name] for name in COMPACT_TELEMETRY_SCHEMA.names}).cast(
+            COMPACT_TELEMETRY_SCHEMA
+        )
+
+
+def _texts(mappings: pd.DataFrame, column: str) -> pa.Array:
+    """A mapping column's texts, one per mapping row (all null when the mappings lack the column)."""
+    if column not in mappings.columns:
+        return pa.nulls(len(mappings), pa.string())
+    texts = mappings[column].astype(object)
+    return pa.array(texts.where(texts.notna(), None), pa.string())
+
+
+def _repeated(text: str | None, count: int) -> pa.DictionaryArray:
+    """`text` (or null) `count` times, dictionary encoded."""
+    indices = pa.array(np.zeros(count, np.int32)) if text is not None else pa.nulls(count, pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, pa.array([text], pa.string()))
+
+
+def _dictionary(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A text column dictionary encoded with int32 indices (the raw point `tag` already is)."""
+    if pa.types.is_dictionary(column.type):
+        return column
+    return pc.dictionary_encode(column)
 
 
 def _states_of_rows(

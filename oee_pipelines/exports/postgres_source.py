@@ -7,21 +7,25 @@ value. This is several times faster than fetching tuples through a cursor.
 A reader thread drains the COPY a few blocks ahead of the parser, so the server keeps producing
 rows while the blocks already received are parsed and written out (the two then overlap on two
 cores instead of taking turns); memory stays at those few blocks. Blocks are cut on row boundaries
-(COPY delivers one row per message). When the consumer stops early (a client hung up), the reader
-is told to stop and, if the server is still busy, the query is cancelled, before the connection is
-handed back.
+(COPY delivers one row per message). The rows are taken from libpq with one call each
+(`PGconn.get_copy_data`) rather than through psycopg's per-row generator machinery, which cost a
+third of the CPU of parsing them; psycopg still starts the COPY, and its final result is fetched as
+psycopg does. When the consumer stops early (a client hung up), the reader is told to stop and, if
+the server is still busy, the query is cancelled, before the connection is handed back.
 """
 
 from __future__ import annotations
 
 import queue
+import select
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from psycopg import Connection, sql
+from psycopg import Connection, Copy, errors, pq, sql
+from psycopg.generators import fetch_many
 
 from oee_pipelines.exports.columns import ExportTable
 
@@ -58,6 +62,31 @@ def _csv_options(table: ExportTable) -> dict[str, Any]:
     }
 
 
+def _copy_rows(conn: Connection, copy: Copy) -> Iterator[memoryview]:
+    """The rows of a running `COPY ... TO STDOUT`, one libpq call each; waits on the socket between."""
+    pgconn = conn.pgconn
+    get_copy_data = pgconn.get_copy_data
+    while True:
+        size, row = get_copy_data(1)  # non-blocking: 0 means no complete row has arrived yet
+        if size > 0:
+            yield row
+        elif size == 0:
+            select.select([pgconn.socket], [], [], _POLL_SECONDS)  # releases the GIL while waiting
+            pgconn.consume_input()
+        else:
+            break
+    # libpq reported the end of the rows (or an error), which psycopg's `Copy.read()` cannot be asked
+    # about twice: fetch the COPY's final result as it would, and tell the Copy it is done.
+    results = conn.wait(fetch_many(pgconn))
+    copy._finished = True  # psycopg's own flag: on exit the Copy then neither reads again nor cancels
+    if not results or results[0].status != pq.ExecStatus.COMMAND_OK:
+        raise (
+            errors.error_from_result(results[-1], encoding=conn.info.encoding)
+            if results
+            else errors.OperationalError("COPY TO STDOUT ended without a result")
+        )
+
+
 class _Stopped(Exception):
     """Raised inside the COPY block when the consumer went away, so psycopg ends the COPY."""
 
@@ -79,7 +108,7 @@ class _CopyReader(threading.Thread):
     def run(self) -> None:
         try:
             with self.conn.cursor().copy(self.statement, self.params) as copy:
-                for block in _row_blocks(copy, self.block_bytes):
+                for block in _row_blocks(_copy_rows(self.conn, copy), self.block_bytes):
                     if not self._hand_over(block):
                         raise _Stopped
             self._hand_over(_END)

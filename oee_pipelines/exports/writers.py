@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,8 +92,34 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START = "^[=+\\-@\t\r]"
 
 
+_FORMULA_FIRST_BYTES = np.zeros(256, dtype=bool)
+_FORMULA_FIRST_BYTES[[ord(trigger) for trigger in FORMULA_TRIGGERS]] = True
+
+
+def _text_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A plain string array's offsets and UTF-8 bytes as numpy views (no copy); None for other layouts."""
+    if array.type != pa.string():
+        return None
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _may_hold_formulas(array: pa.Array) -> bool:
+    """False when no value starts with a trigger (each one ASCII byte): a look at first bytes only."""
+    buffers = _text_buffers(array)
+    if buffers is None:
+        return True
+    offsets, data = buffers
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]  # non-empty slots (a null slot counts too: safe side)
+    return bool(_FORMULA_FIRST_BYTES[data[starts]].any())
+
+
 def neutralise_formulas(array: pa.Array) -> pa.Array:
     """Text that a spreadsheet would run as a formula, prefixed with `'` so it stays text."""
+    if not _may_hold_formulas(array):
+        return array  # the common case: nothing to prefix, and no copy of the column
     risky = pc.match_substring_regex(array, _FORMULA_START)
     return pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'"), array, ""), array)
 
@@ -144,15 +171,104 @@ def _text_schema(table: ExportTable) -> pa.Schema:
     )
 
 
+# JSON is written column by column in Arrow, each value exactly as orjson writes it (`orjson.dumps` of
+# the rows as dicts was the reference, and stays the fallback for the values below that Arrow spells
+# differently): floats in plain notation in [1e-5, 1e15), text needing no escapes, dates of years 1-9999.
+_JSON_PLAIN_FLOATS = (1e-5, 1e15)
+JSON_ROWS_PER_CHUNK = 65_536
+_JSON_ESCAPED_BYTES = np.zeros(256, dtype=bool)
+_JSON_ESCAPED_BYTES[[*range(0x20), ord('"'), ord("\\")]] = True
+_DATE32_YEAR_1, _DATE32_YEAR_9999_END = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, days since 1970
+
+
+def _orjson_values(array: pa.Array) -> pa.Array:
+    """Each value as orjson writes it, one Python object at a time (the exact, slow way)."""
+    return pa.array([orjson.dumps(value).decode() for value in array.to_pylist()], pa.string())
+
+
+def _json_floats(array: pa.Array) -> pa.Array:
+    text = array.cast(pa.string())  # the shortest round-trip digits, as orjson's, spelled differently
+    values = array.to_numpy(zero_copy_only=False)  # nulls as NaN: they are filled with `null` later
+    valid = np.asarray(array.is_valid())
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        plain = ((magnitude >= _JSON_PLAIN_FLOATS[0]) & (magnitude < _JSON_PLAIN_FLOATS[1])) | (values == 0)
+        whole = plain & (np.floor(values) == values)
+    if whole.all():
+        text = pc.binary_join_element_wise(text, ".0", "")  # orjson writes 15.0 where Arrow writes 15
+    elif whole.any():
+        mask = pa.array(whole)
+        text = pc.replace_with_mask(text, mask, pc.binary_join_element_wise(text.filter(mask), ".0", ""))
+    unusual = valid & ~plain
+    exponent = pc.match_substring(text, "e")  # Arrow's exponent notation starts lower than orjson's
+    if pc.any(exponent).as_py():
+        unusual |= np.asarray(pc.fill_null(exponent, False))
+    if unusual.any():  # exponents, NaN, infinities: orjson's own spelling
+        mask = pa.array(unusual)
+        text = pc.replace_with_mask(text, mask, _orjson_values(array.filter(mask)))
+    return text
+
+
+def _json_quoted(text: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(pa.scalar('"'), text, pa.scalar('"'), "")
+
+
+def _json_text(array: pa.Array) -> pa.Array:
+    buffers = _text_buffers(array)
+    if buffers is None:
+        return _orjson_values(array)
+    offsets, data = buffers
+    if _JSON_ESCAPED_BYTES[data[offsets[0] : offsets[-1]]].any():
+        return _orjson_values(array)  # quotes, backslashes or control characters: let orjson escape them
+    return _json_quoted(array)
+
+
+def _json_dates(array: pa.Array) -> pa.Array:
+    days = array.cast(pa.int32())
+    low, high = pc.min(days).as_py(), pc.max(days).as_py()
+    if low is not None and (low < _DATE32_YEAR_1 or high > _DATE32_YEAR_9999_END):
+        return _orjson_values(array)
+    return _json_quoted(array.cast(pa.string()))
+
+
+def _json_values(array: pa.Array, kind: Kind) -> pa.Array:
+    """The column's values as JSON text; nulls as `null`."""
+    if kind in (Kind.PERCENT, Kind.NUMBER) and pa.types.is_float64(array.type):
+        encoded = _json_floats(array)
+    elif kind is Kind.INTEGER and pa.types.is_integer(array.type):
+        encoded = array.cast(pa.string())
+    elif kind is Kind.BOOLEAN and pa.types.is_boolean(array.type):
+        encoded = pc.if_else(array, pa.scalar("true"), pa.scalar("false"))
+    elif kind is Kind.DATE and pa.types.is_date32(array.type):
+        encoded = _json_dates(array)
+    elif kind in (Kind.TEXT, Kind.TIMESTAMP):  # timestamps arrive as ISO text
+        encoded = _json_text(array)
+    else:
+        encoded = _orjson_values(array)
+    return pc.fill_null(encoded, "null")
+
+
+def _json_rows(table: ExportTable, batch: pa.RecordBatch) -> bytes:
+    """The batch's rows as JSON objects, comma-separated (no brackets)."""
+    pieces: list[pa.Array | pa.Scalar] = []
+    for index, (array, column) in enumerate(zip(batch.columns, table.columns, strict=True)):
+        key = (b"{" if index == 0 else b",") + orjson.dumps(column.name) + b":"
+        pieces += [pa.scalar(key.decode()), _json_values(array, column.kind)]
+    pieces.append(pa.scalar("},"))
+    rows = pc.binary_join_element_wise(*pieces, "")
+    offsets, data = _text_buffers(rows) or (np.zeros(1, np.int32), np.zeros(0, np.uint8))
+    return data[offsets[0] : offsets[-1] - 1].tobytes()  # all rows, without the last comma
+
+
 def json_stream(table: ExportTable, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """A JSON array of objects, one per row; timestamps as ISO 8601 UTC strings."""
     separator = b"["
     for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        encoded = orjson.dumps(_with_text_timestamps(table, batch).to_pylist())
-        yield separator + encoded[1:-1]
-        separator = b","
+        # A slice at a time: bounded memory, and far from Arrow's 2 GiB limit of one string column.
+        for start in range(0, batch.num_rows, JSON_ROWS_PER_CHUNK):
+            part = batch.slice(start, JSON_ROWS_PER_CHUNK)
+            yield separator + _json_rows(table, _with_text_timestamps(table, part))
+            separator = b","
     yield b"[]" if separator == b"[" else b"]"
 
 

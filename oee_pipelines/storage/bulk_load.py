@@ -108,24 +108,33 @@ class UpsertCounts:
     unchanged: int
 
 
-def upsert_arrow(conn: Connection, table: str, data: pa.Table, key_columns: Sequence[str]) -> UpsertCounts:
+def upsert_arrow(
+    conn: Connection,
+    table: str,
+    data: pa.Table,
+    key_columns: Sequence[str],
+    *,
+    binary_staging: bool = True,
+) -> UpsertCounts:
     """Insert new rows and update changed ones, keyed on `key_columns` (a unique constraint).
 
     Rows whose values did not change are left alone, so a second identical sync updates nothing.
+    The staging rows travel as binary COPY when every column encodes exactly as the text COPY would
+    read it (`binary_staging=False`: always as text, the reference the binary path is tested against).
     """
     if data.num_rows == 0:
         return UpsertCounts(0, 0, 0)
     staging = f"_staging_{table}"
     columns = data.column_names
     value_columns = [c for c in columns if c not in key_columns]
+    ident = sql.Identifier
     with conn.transaction():
         conn.execute(
             sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                sql.Identifier(staging), sql.Identifier(table)
+                ident(staging), ident(table)
             )
         )
-        _copy_into_staging(conn, staging, table, data)
-        ident = sql.Identifier
+        _copy_into_staging(conn, staging, table, data, binary_staging)
         col_list = sql.SQL(", ").join(map(ident, columns))
         changed = sql.SQL(" OR ").join(
             sql.SQL("{t}.{c} IS DISTINCT FROM EXCLUDED.{c}").format(t=ident(table), c=ident(c))
@@ -139,9 +148,11 @@ def upsert_arrow(conn: Connection, table: str, data: pa.Table, key_columns: Sequ
             if value_columns
             else sql.SQL("DO NOTHING")
         )
-        statement = sql.SQL(
-            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
-            "ON CONFLICT ({keys}) {action} RETURNING (xmax = 0)"
+        # Counted in the database: 100,000 booleans need not travel back to be summed.
+        merge = sql.SQL(
+            "WITH merged AS (INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
+            "ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FROM merged"
         ).format(
             t=ident(table),
             cols=col_list,
@@ -149,16 +160,63 @@ def upsert_arrow(conn: Connection, table: str, data: pa.Table, key_columns: Sequ
             keys=sql.SQL(", ").join(map(ident, key_columns)),
             action=action,
         )
-        results = [row[0] for row in conn.execute(statement).fetchall()]
-    created = sum(1 for inserted in results if inserted)
-    updated = len(results) - created
+        row = conn.execute(merge).fetchone()
+    created, merged = (int(row[0]), int(row[1])) if row else (0, 0)
+    updated = merged - created
     return UpsertCounts(created=created, updated=updated, unchanged=data.num_rows - created - updated)
 
 
-def _copy_into_staging(conn: Connection, staging: str, table: str, data: pa.Table) -> None:
+def _copy_into_staging(
+    conn: Connection, staging: str, table: str, data: pa.Table, binary_staging: bool
+) -> None:
     # information_schema does not list temp tables under current_schema(); reuse the target's types.
     types = table_column_types(conn, table)
     unknown = [name for name in data.column_names if name not in types]
     if unknown:
         raise LoadError(f"{table}: no column named {unknown[0]!r}")
-    _copy_rows(conn, staging, data, [types[name] for name in data.column_names])
+    pg_types = [types[name] for name in data.column_names]
+    if binary_staging and all(
+        _encodes_as_before(field, pg_type) for field, pg_type in zip(data.schema, pg_types, strict=True)
+    ):
+        order = copy_column_order(pg_types)
+        ordered, ordered_types = data.select(order), [pg_types[i] for i in order]
+        try:  # encoded whole first: a value the encoder refuses leaves the text path to report it
+            chunks = list(iter_copy_chunks(ordered, ordered_types))
+        except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            chunks = None
+        if chunks is not None:
+            statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                sql.Identifier(staging), sql.SQL(", ").join(map(sql.Identifier, ordered.column_names))
+            )
+            cursor = conn.cursor()
+            with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+            return
+    _copy_rows(conn, staging, data, pg_types)
+
+
+def _encodes_as_before(field: pa.Field, pg_type: str | None) -> bool:
+    """Whether binary COPY writes exactly what the text COPY of `upsert_arrow` writes for this column:
+    its Arrow type is the plain one for the PostgreSQL type (no string parsed into a timestamp by
+    Arrow instead of by PostgreSQL, no naive time read as UTC instead of in the session's zone)."""
+    kind = field.type
+    if pg_type is None or pg_type not in SUPPORTED_TYPES:
+        return False
+    if pa.types.is_null(kind):
+        return True
+    if pg_type in ("text", "character varying"):
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if pg_type in ("smallint", "integer", "bigint"):
+        return pa.types.is_integer(kind)
+    if pg_type == "double precision":
+        return pa.types.is_floating(kind)
+    if pg_type == "real":  # a float64 would be rounded twice (to decimal text, then to real)
+        return pa.types.is_float32(kind) or pa.types.is_float16(kind)
+    if pg_type == "boolean":
+        return pa.types.is_boolean(kind)
+    if pg_type == "date":
+        return pa.types.is_date32(kind)
+    if pg_type == "timestamp with time zone":
+        return pa.types.is_timestamp(kind) and kind.tz is not None
+    return pa.types.is_timestamp(kind) and kind.tz is None  # timestamp without time zone

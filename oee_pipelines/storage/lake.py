@@ -89,6 +89,7 @@ class Lake:
         try:
             for name, table in files.items():
                 pq.write_table(table, posixpath.join(staging, name), **PARQUET_OPTIONS)
+                del table  # a streamed mapping builds the next part now: never two parts alive at once
             for name in files:
                 os.replace(posixpath.join(staging, name), posixpath.join(target, name))
             for path in self._list(target):

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -26,8 +22,8 @@ from oee_pipelines.connectors.iot.mosquitto import MosquittoBroker
 from oee_pipelines.settings import ConfigError, Settings
 from oee_pipelines.simulator.plant import SimulatedPlant, load_plant_description
 from oee_pipelines.simulator.servers.runtime import free_port
+from oee_pipelines_tests.support.processes import running_oee
 
-OEE = str(Path(sys.executable).parent / "oee")
 WAIT_SECONDS = 60.0
 
 
@@ -36,22 +32,6 @@ def wait_until(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
-
-
-@contextmanager
-def running(*arguments: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """An `oee` command as its own process, stopped with SIGTERM (by PID) at the end of the block."""
-    process = subprocess.Popen([OEE, *arguments], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def buffered(buffer_dir: Path) -> list[tuple[str, str, bytes]]:
@@ -88,7 +68,7 @@ def test_the_ingester_process_buffers_what_the_simulated_sensors_publish(
     ready = tmp_path / "ingester.ready"
     buffer_dir = tmp_path / "buffer"
     stop_sensors = threading.Event()
-    with running("iot", "ingest", "--ready-file", str(ready), env=env) as ingester:
+    with running_oee("iot", "ingest", "--ready-file", str(ready), env=env) as ingester:
         wait_until(lambda: ready.exists() or ingester.poll() is not None)
         assert ready.exists(), ingester.stderr.read() if ingester.stderr else ""
         sensors = threading.Thread(

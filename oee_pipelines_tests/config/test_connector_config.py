@@ -194,7 +194,7 @@ def test_the_seed_mes_file_as_written_names_the_unsupported_system_type(tmp_path
             "    port: 1883\n",
             "    port: 1883\n    qos: 2\n",
             "iot_config.yml: iot.mqtt.qos: unknown key (supported: enabled, broker, port, client_id, "
-            "credentials, username, password, topics)",
+            "credentials, username, password, topics, share_group)",
         ),
         (
             "mes_config.yml",

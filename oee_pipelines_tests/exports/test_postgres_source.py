@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import psycopg
 import pyarrow as pa
+import pytest
 from psycopg import sql
 
 from oee_pipelines.exports.columns import Column, ExportTable, Kind
@@ -48,3 +49,29 @@ def test_every_kind_round_trips_in_small_blocks(database_url: str) -> None:
 def test_no_rows_gives_no_batches(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert list(copy_batches(conn, QUERY, {"keep": False}, TABLE)) == []
+
+
+COUNTING = ExportTable(key="counting", file_title="Counting", columns=(Column("n", Kind.INTEGER),))
+
+
+def test_the_connection_is_idle_and_usable_after_the_last_row(database_url: str) -> None:
+    # The rows are read from libpq directly; the COPY's end must still be taken as psycopg would.
+    query = sql.SQL("SELECT n FROM generate_series(1, %(rows)s) AS n")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for _ in range(2):
+            batches = list(copy_batches(conn, query, {"rows": 50_000}, COUNTING, block_bytes=4096))
+            assert sum(batch.num_rows for batch in batches) == 50_000 and len(batches) > 10
+            assert pa.Table.from_batches(batches).column("n").to_pylist() == list(range(1, 50_001))
+            assert conn.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
+            assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+def test_an_error_in_the_middle_of_the_rows_is_raised_and_the_connection_survives(database_url: str) -> None:
+    failing = sql.SQL("SELECT 1 / (n - %(zero_at)s) FROM generate_series(1, 20000) AS n")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        received = 0
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            for batch in copy_batches(conn, failing, {"zero_at": 15_000}, COUNTING, block_bytes=1024):
+                received += batch.num_rows
+        assert 0 < received < 15_000  # rows streamed before the server hit the error
+        assert conn.execute("SELECT 1").fetchone() == (1,)

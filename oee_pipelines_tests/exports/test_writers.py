@@ -7,7 +7,9 @@ import io
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
+import numpy as np
 import openpyxl
 import orjson
 import pyarrow as pa
@@ -15,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from oee_pipelines.exports import writers
-from oee_pipelines.exports.columns import SHIFT_REPORTS, TELEMETRY, ExportTable
+from oee_pipelines.exports.columns import SHIFT_REPORTS, TELEMETRY, Column, ExportTable, Kind
 from oee_pipelines.exports.writers import ExportFormat, export_stream, iso_timestamps
 
 
@@ -153,3 +155,93 @@ def test_xlsx_writes_such_text_as_strings_and_json_keeps_it() -> None:
     assert {cell.data_type for cell in cells} == {"s"}
     rows = orjson.loads(collect(ExportFormat.JSON, SHIFT_REPORTS, [hostile_batch()]))
     assert [row["line_name"] for row in rows[: len(HOSTILE)]] == HOSTILE
+
+
+# The JSON writer builds its text column by column in Arrow; `orjson.dumps` of the rows as dicts is what
+# it replaced, so every byte must match it, including for the values Arrow spells differently.
+EDGE_FLOATS = [0.0, -0.0, 15.0, 81.25, 1e-5, 9.99e-6, 1e-7, 123456789012.5, 999999999999999.9, 1e15, 1e16,
+               1e300, 5e-324, -1.5e-5, float("nan"), float("inf"), float("-inf"), None]  # fmt: skip
+EDGE_TEXT = ["plain", 'a "quote"', "back\\slash", "bell\x07", "new\nline", "", None, "é ü 漢 \u2028",
+             "tab\t", "\x7f", "=1+1", "/slash/", "x", "y", "z", "w", "v", "u"]  # fmt: skip
+EDGE = ExportTable(
+    key="edge",
+    file_title="Edge",
+    columns=(
+        Column("number", Kind.NUMBER), Column("pct", Kind.PERCENT), Column("count", Kind.INTEGER),
+        Column("flag", Kind.BOOLEAN), Column("day", Kind.DATE), Column("label", Kind.TEXT),
+        Column("at", Kind.TIMESTAMP),
+    ),
+)  # fmt: skip
+
+
+def edge_batch() -> pa.RecordBatch:
+    rows = len(EDGE_FLOATS)
+    return pa.RecordBatch.from_pydict(
+        {
+            "number": EDGE_FLOATS,
+            "pct": EDGE_FLOATS[::-1],
+            "count": [-(2**63), 2**63 - 1, None, *range(rows - 3)],
+            "flag": [True, False, None] * (rows // 3),
+            "day": [date(1, 1, 1), date(999, 12, 31), date(9999, 12, 31), None, date(2025, 1, 2), None] * 3,
+            "label": EDGE_TEXT,
+            "at": [datetime(2025, 1, 15, 0, 15, 30, tzinfo=UTC), None] * (rows // 2),
+        },
+        schema=EDGE.arrow_schema,
+    )
+
+
+def orjson_reference(table: ExportTable, batches: list[pa.RecordBatch]) -> bytes:
+    rows = [row for batch in batches for row in writers._with_text_timestamps(table, batch).to_pylist()]
+    return orjson.dumps(rows)
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        pytest.param(lambda: [edge_batch()], id="edge values"),
+        pytest.param(lambda: [edge_batch().slice(3, 9), edge_batch().slice(0, 0), edge_batch()], id="sliced"),
+        pytest.param(lambda: [edge_batch().slice(10, 3)], id="a slice from the middle"),
+        pytest.param(lambda: [shift_report_batch(5), hostile_batch()], id="shift reports"),
+    ],
+)
+def test_json_is_byte_for_byte_what_orjson_writes(batches: Any) -> None:
+    made = batches()
+    table = SHIFT_REPORTS if made[0].schema == SHIFT_REPORTS.arrow_schema else EDGE
+    assert collect(ExportFormat.JSON, table, made) == orjson_reference(table, made)
+
+
+def test_json_numbers_match_orjson_over_many_random_doubles() -> None:
+    rng = np.random.default_rng(19)
+    values = np.concatenate(
+        [
+            10 ** rng.uniform(-8, 18, 20_000) * rng.choice([-1, 1], 20_000),
+            np.round(rng.uniform(0, 1000, 20_000), 3),
+            rng.integers(0, 2**63, 20_000, dtype=np.uint64).view(np.float64),  # any bit pattern
+        ]
+    )
+    table = ExportTable(key="floats", file_title="Floats", columns=(Column("value", Kind.NUMBER),))
+    batch = pa.RecordBatch.from_arrays([pa.array(values)], schema=table.arrow_schema)
+    assert collect(ExportFormat.JSON, table, [batch]) == orjson_reference(table, [batch])
+
+
+def test_csv_formula_check_leaves_safe_text_alone_and_agrees_with_the_regex() -> None:
+    rng = np.random.default_rng(7)
+    alphabet = np.array(list("ab=+-@\t\r 'é"))
+    texts = ["".join(rng.choice(alphabet, rng.integers(0, 4))) for _ in range(2_000)]
+    array = pa.array([None if index % 17 == 0 else text for index, text in enumerate(texts)])
+    expected = [
+        None if text is None else ("'" + text if text[:1] in writers.FORMULA_TRIGGERS else text)
+        for text in array.to_pylist()
+    ]
+    assert writers.neutralise_formulas(array).to_pylist() == expected
+    assert writers.neutralise_formulas(array.slice(5, 100)).to_pylist() == expected[5:105]
+    safe = pa.array(["Line 1", "a=b", None, ""])
+    assert writers.neutralise_formulas(safe) is safe  # nothing to prefix: the column is not copied
+
+
+def test_json_of_a_big_batch_is_written_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "JSON_ROWS_PER_CHUNK", 4)
+    batch = edge_batch()
+    chunks = list(export_stream(ExportFormat.JSON, EDGE, [batch]))
+    assert len(chunks) == -(-batch.num_rows // 4) + 1  # the slices, then the closing bracket
+    assert b"".join(chunks) == orjson_reference(EDGE, [batch])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+
+OEE = str(Path(sys.executable).parent / "oee")
 
 
 def start_logged(command: list[str], env: Mapping[str, str], log_file: Path) -> subprocess.Popen[bytes]:
@@ -40,3 +45,23 @@ def log_tails(log_files: list[Path], lines: int = 40) -> str:
 def venv_command(name: str) -> str:
     """A console script installed beside the running Python (dagster-daemon, dagster-webserver)."""
     return str(Path(sys.executable).parent / name)
+
+
+@contextmanager
+def running_oee(
+    *arguments: str, env: Mapping[str, str], stop_seconds: float = 60.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """An `oee` command as its own process, stopped with SIGTERM (by PID) at the end of the block."""
+    process = subprocess.Popen(
+        [OEE, *arguments], env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=stop_seconds)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()

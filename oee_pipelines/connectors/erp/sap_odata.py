@@ -10,32 +10,40 @@ at a time.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
+import numpy as np
+import pandas as pd
 
 from oee_pipelines.connectors.erp.base import LABOR_COST, MATERIAL, ERPConnector
 from oee_pipelines.connectors.errors import SourceAuthError, SourceDataError, SourceSystemError
+from oee_pipelines.connectors.http import json_answer
 from oee_pipelines.connectors.mes.auth import AuthenticatedClient
 from oee_pipelines.connectors.mes.base import CONSUMPTION, WORK_ORDER, order_status_of
 from oee_pipelines.connectors.mes.config import SourceConnectionConfig
 from oee_pipelines.connectors.mes.records import (
     Entity,
     FetchResult,
+    InvalidField,
     OrderStatus,
     RejectedRecord,
     RowContext,
     build_result,
+    gc_paused,
+    parse_record,
     parse_timestamp,
     push_order_status,
 )
 
 SYSTEM = "sap_odata"
 ORDERS = "/API_PRODUCTION_ORDER_2_SRV"
+ORDER_SET = f"{ORDERS}/A_ProductionOrder_2"
 CONFIRMATIONS = "/API_PROD_ORDER_CONFIRMATION_2_SRV"
 CONFIRMABLE_STATUSES = ("in_progress", "completed")
 # Keys per `$filter` request, and a cap on the filter's length: 40 quoted keys of ~10 characters make
@@ -73,9 +81,7 @@ class SapODataConnector(ERPConnector):
 
     def get_work_order(self, work_order_number: str) -> FetchResult:
         call = "get_work_order"
-        body = self._json(
-            self._request("GET", f"{ORDERS}/A_ProductionOrder_2({_quoted(work_order_number)})", call), call
-        )
+        body = self._json(self._request("GET", f"{ORDER_SET}({_quoted(work_order_number)})", call), call)
         order = body.get("d") if isinstance(body, Mapping) else None
         if not isinstance(order, Mapping):
             raise SourceDataError(SYSTEM, call, "expected {'d': {...}}")
@@ -87,24 +93,11 @@ class SapODataConnector(ERPConnector):
         call = "get_work_orders"
         wanted = list(dict.fromkeys(work_order_numbers))
         orders: list[Mapping[str, Any]] = []
-        for chunk in _key_chunks(wanted):
-            asked = set(chunk)
-            odata_filter = " or ".join(f"ManufacturingOrder eq {_quoted(n)}" for n in chunk)
-            params = {"$filter": odata_filter}
-            for order in self._iter_results(f"{ORDERS}/A_ProductionOrder_2", params, call):
-                if order.get("ManufacturingOrder") not in asked:
-                    raise SourceDataError(
-                        SYSTEM, call, f"order {order.get('ManufacturingOrder')!r} returned but not asked for"
-                    )
-                orders.append(order)
-        returned = {order["ManufacturingOrder"] for order in orders}
-        result = self._result([_order_record(order) for order in orders], WORK_ORDER)
-        missing = [
-            RejectedRecord(WORK_ORDER.name, number, WORK_ORDER.key_field, f"Order {number} does not exist")
-            for number in wanted
-            if number not in returned
-        ]
-        return FetchResult(result.frame, [*result.rejected, *missing])
+        with gc_paused():  # 100,000 decoded orders would otherwise be traversed again and again
+            for chunk in _key_chunks(wanted):
+                pages = self._iter_results(ORDER_SET, {"$filter": order_filter(chunk)}, call)
+                orders += asked_orders(pages, chunk)
+        return work_orders_result(orders, wanted, self._context)
 
     def get_inventory_consumption(self, work_order_number: str) -> FetchResult:
         params = {"$filter": f"ManufacturingOrder eq {_quoted(work_order_number)}"}
@@ -177,8 +170,9 @@ class SapODataConnector(ERPConnector):
         query: Mapping[str, str] | None = {**params, "$format": "json"}
         seen: set[str] = set()
         while url is not None:
-            body = self._json(self._request("GET", url, call, params=query), call)
-            results, next_url = _results_and_next(body, call)
+            results, next_url = page_results(
+                self._json(self._request("GET", url, call, params=query), call), call
+            )
             yield from results
             if next_url is not None and next_url in seen:
                 raise SourceDataError(SYSTEM, call, f"__next repeats {next_url}")
@@ -186,10 +180,7 @@ class SapODataConnector(ERPConnector):
             url, query = next_url, None
 
     def _json(self, response: httpx.Response, call: str) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise SourceDataError(SYSTEM, call, f"unreadable JSON: {exc}") from None
+        return decode_json(response, call)
 
     def _result(
         self, records: Iterator[Mapping[str, Any]] | list[dict[str, Any]], entity: Entity
@@ -204,6 +195,38 @@ def sap_error_message(body: str) -> str:
         return f"{error['code']}: {error['message']['value']}"
     except (ValueError, KeyError, TypeError):
         return body
+
+
+def order_filter(numbers: Sequence[str]) -> str:
+    """`ManufacturingOrder eq '..' or ...` for a chunk of order numbers."""
+    return " or ".join(f"ManufacturingOrder eq {_quoted(n)}" for n in numbers)
+
+
+def asked_orders(orders: Iterable[Mapping[str, Any]], chunk: Sequence[str]) -> list[Mapping[str, Any]]:
+    """The orders of one `$filter` request; one SAP returns without being asked for is an error."""
+    asked = set(chunk)
+    returned: list[Mapping[str, Any]] = []
+    for order in orders:
+        number = order.get("ManufacturingOrder")
+        if number not in asked:
+            raise SourceDataError(SYSTEM, "get_work_orders", f"order {number!r} returned but not asked for")
+        returned.append(order)
+    return returned
+
+
+def work_orders_result(
+    orders: Sequence[Mapping[str, Any]], wanted: Sequence[str], context: RowContext
+) -> FetchResult:
+    """The orders as `work_orders` rows (`WORK_ORDER`), plus a rejection for each wanted number SAP
+    did not return."""
+    result = order_rows(orders, context)
+    returned = {order["ManufacturingOrder"] for order in orders}
+    missing = [
+        RejectedRecord(WORK_ORDER.name, number, WORK_ORDER.key_field, f"Order {number} does not exist")
+        for number in wanted
+        if number not in returned
+    ]
+    return FetchResult(result.frame, [*result.rejected, *missing])
 
 
 def _quoted(value: str) -> str:
@@ -226,7 +249,13 @@ def _key_chunks(numbers: list[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-def _results_and_next(body: Any, call: str) -> tuple[list[Mapping[str, Any]], str | None]:
+def decode_json(response: httpx.Response, call: str) -> Any:
+    """The answer's JSON (msgspec where it reads as the standard decoder does)."""
+    return json_answer(response, SYSTEM, call)
+
+
+def page_results(body: Any, call: str) -> tuple[list[Mapping[str, Any]], str | None]:
+    """A collection page's results and its `__next` link (None on the last page)."""
     d = body.get("d") if isinstance(body, Mapping) else None
     if not isinstance(d, Mapping) or not isinstance(d.get("results"), list):
         raise SourceDataError(SYSTEM, call, "expected {'d': {'results': [...]}}")
@@ -319,3 +348,163 @@ def _labor_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "labor_cost": record.get("LaborCost"),
         "currency": record.get("Currency"),
     }
+
+
+# The fast path of `order_rows`: only values it reads exactly as `_order_record` + `build_result` do.
+_PLAIN_COUNT = re.compile(r"([0-9]{1,18})(?:\.0*)?")
+_PLAIN_ODATA_DATE = re.compile(r"/Date\((-?[0-9]{1,13})\)/")
+# Well inside pandas' nanosecond range (years 1677-2262), where `parse_timestamp` reads any `/Date()/`.
+_MAX_ABS_MS = 9_000_000_000_000
+_NS_PER_MS = 1_000_000
+_NAT = np.iinfo(np.int64).min
+_OrderValues = tuple[str, str, str | None, str, int, int | None, str, int, int]
+
+
+def order_rows(orders: Sequence[Mapping[str, Any]], context: RowContext) -> FetchResult:
+    """`build_result([_order_record(o) for o in orders], WORK_ORDER, context)`, a column at a time.
+
+    Orders whose every field is in the plain form SAP sends (untrimmed-free text, `"1000.000"`
+    quantities, `/Date(ms)/` plus `PThhHmmMssS`) are read here without a per-field parser; any
+    other order goes through `parse_record` as before, so its row or its rejection is unchanged.
+    """
+    if not orders:
+        return build_result([], WORK_ORDER, context)
+    kept: list[_OrderValues] = []
+    rejected: list[RejectedRecord] = []
+    with gc_paused():
+        for order in orders:
+            values = _plain_order(order)
+            if values is None:
+                values = _parsed_order(order, context, rejected)
+            if values is not None:
+                kept.append(values)
+        return FetchResult(_order_frame(kept, context), rejected)
+
+
+def _plain_text(value: Any) -> TypeGuard[str]:
+    return type(value) is str and value != "" and value.strip() == value
+
+
+def _plain_count(value: Any) -> int | None:
+    return _count_of_text(value) if type(value) is str else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _count_of_text(text: str) -> int | None:
+    """`"1000.000"` -> 1000; None if not in that plain form. Cached: orders repeat their quantities."""
+    match = _PLAIN_COUNT.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
+def _plain_ms(date_value: Any, time_value: Any) -> int | None:
+    """Epoch milliseconds of `sap_datetime(date_value, time_value)`, or None if not plain."""
+    if type(date_value) is not str or type(time_value) is not str:
+        return None
+    day, clock = _day_ms(date_value), _clock_ms(time_value)
+    if day is None or clock is None:
+        return None
+    ms = day + clock
+    return ms if -_MAX_ABS_MS < ms < _MAX_ABS_MS else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _day_ms(text: str) -> int | None:
+    """`/Date(ms)/` -> ms; cached, as orders of one day share their date."""
+    match = _PLAIN_ODATA_DATE.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _clock_ms(text: str) -> int | None:
+    """`PThhHmmMssS` -> ms into the day (as `sap_datetime` reads it); cached, times of day repeat."""
+    match = _DURATION.match(text)
+    if match is None:
+        return None
+    hours, minutes, seconds = (int(part) for part in match.groups())
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000
+
+
+def _plain_order(order: Mapping[str, Any]) -> _OrderValues | None:
+    """The order's values if every field is plain, else None (the caller parses it field by field)."""
+    number, product, line = (
+        order.get("ManufacturingOrder"),
+        order.get("Material"),
+        order.get("ProductionLine"),
+    )
+    if not (_plain_text(number) and _plain_text(product) and _plain_text(line)):
+        return None
+    version = order.get("ProductionVersion")
+    recipe: str | None = None  # None, or blank: an optional field left empty
+    if _plain_text(version):
+        recipe = version
+    elif version is not None and (type(version) is not str or version.strip()):
+        return None
+    planned = _plain_count(order.get("TotalQuantity"))
+    confirmed = order.get("MfgOrderConfirmedYieldQty")
+    actual = None if confirmed is None else _plain_count(confirmed)
+    start = _plain_ms(order.get("MfgOrderPlannedStartDate"), order.get("MfgOrderPlannedStartTime"))
+    end = _plain_ms(order.get("MfgOrderPlannedEndDate"), order.get("MfgOrderPlannedEndTime"))
+    if planned is None or (confirmed is not None and actual is None) or start is None or end is None:
+        return None
+    if end <= start:
+        return None  # `check_planned_window` rejects it, with its own words
+    return (
+        number,
+        product,
+        recipe,
+        line,
+        planned,
+        actual,
+        _status(order),
+        start * _NS_PER_MS,
+        end * _NS_PER_MS,
+    )
+
+
+def _parsed_order(
+    order: Mapping[str, Any], context: RowContext, rejected: list[RejectedRecord]
+) -> _OrderValues | None:
+    """The slow path: `parse_record` field by field; a bad order is added to `rejected`."""
+    record = _order_record(order)
+    try:
+        row = WORK_ORDER.to_row(parse_record(record, WORK_ORDER), context)
+    except InvalidField as exc:
+        key = record.get(WORK_ORDER.key_field)
+        rejected.append(RejectedRecord(WORK_ORDER.name, str(key), exc.field_name, exc.reason))
+        return None
+    return (
+        row["wo_number"], row["product_id"], row["recipe_id"], row["line_id"], row["planned_quantity"],
+        row["actual_quantity"], row["status"], row["planned_start"].value, row["planned_end"].value,
+    )  # fmt: skip
+
+
+def _utc_column(nanoseconds: Sequence[int] | np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(nanoseconds, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
+
+
+def _order_frame(kept: list[_OrderValues], context: RowContext) -> pd.DataFrame:
+    """The `work_orders` frame of `WORK_ORDER`, with its dtypes, from the orders' values."""
+    count = len(kept)
+    if not count:
+        return build_result([], WORK_ORDER, context).frame
+    numbers, products, recipes, lines, planned, actual, statuses, starts, ends = (
+        list(c) for c in zip(*kept, strict=True)
+    )
+    never = np.full(count, _NAT, dtype=np.int64)
+    columns = {
+        "id": [f"{context.id_prefix}{number}" for number in numbers],
+        "org_id": [context.org_id] * count,
+        "wo_number": numbers,
+        "product_id": products,
+        "recipe_id": recipes,
+        "line_id": lines,
+        "planned_quantity": np.asarray(planned, dtype=np.int64),
+        "actual_quantity": pd.array(actual, dtype="Int64"),
+        "status": statuses,
+        "planned_start": _utc_column(starts),
+        "planned_end": _utc_column(ends),
+        "actual_start": _utc_column(never),
+        "actual_end": _utc_column(never),
+        "source_system": [context.source_system] * count,
+    }
+    return pd.DataFrame({name: columns[name] for name in WORK_ORDER.columns})

@@ -44,6 +44,8 @@ def build_sheet(
     frame = frame.astype(TEXT_DTYPE)
     blank = np.ones(len(frame), dtype=bool)
     for position in range(frame.shape[1]):
+        if not blank.any():  # a cell written in every row: no other column can make a row blank
+            break
         blank &= _blank_cells(frame.iloc[:, position])
     kept = ~blank
     # Filtering copies every column: a file without blank rows (the usual case) is kept as read.

@@ -58,7 +58,9 @@ STREAMSET_FIELDS = "Items.WebId;Items.Name;Items.WebException;" + ";".join(
 LIMIT_ERROR = re.compile(r"greater than the maximum allowed(?:\s*\(\s*([\d,. ]+?)\s*\))?", re.IGNORECASE)
 
 
-class PiState(msgspec.Struct):
+# The value structs hold only texts, numbers and each other, never a cycle: `gc=False` keeps a page's
+# 50,000 values out of the cyclic garbage collector, which otherwise walks them again and again.
+class PiState(msgspec.Struct, gc=False):
     """A digital state, a system state, or an error object in place of a value."""
 
     Name: str | None = None
@@ -66,8 +68,12 @@ class PiState(msgspec.Struct):
     IsSystem: bool = False
     Errors: list[str] | None = None
 
+    def __float__(self) -> float:
+        """NaN, so that numpy reads a page's values, numbers and states, in one call (`_columns`)."""
+        return float("nan")
 
-class PiValue(msgspec.Struct):
+
+class PiValue(msgspec.Struct, gc=False):
     Timestamp: str
     Value: float | PiState | None = None
     Good: bool = True
@@ -75,23 +81,23 @@ class PiValue(msgspec.Struct):
     Substituted: bool = False
 
 
-class PiWebException(msgspec.Struct):
+class PiWebException(msgspec.Struct, gc=False):
     StatusCode: int | None = None
     Errors: list[str] = []
 
 
-class PiStream(msgspec.Struct):
+class PiStream(msgspec.Struct, gc=False):
     WebId: str | None = None
     Name: str | None = None
     Items: list[PiValue] = []
     WebException: PiWebException | None = None
 
 
-class PiStreamSet(msgspec.Struct):
+class PiStreamSet(msgspec.Struct, gc=False):
     Items: list[PiStream]
 
 
-class PiValues(msgspec.Struct):
+class PiValues(msgspec.Struct, gc=False):
     Items: list[PiValue]
 
 
@@ -323,7 +329,10 @@ class PiWebApiClient:
                 next_start, next_cursor = self._continuation(stream_ts, request, cursor, call, count)
                 if next_start < request.end:
                     continuing[next_start].append(next_cursor)
-        table = points_table(tags, codes[keep], ts_us[keep], value[keep], _taken(text, keep), quality[keep])
+        if not keep.all():  # the usual page drops nothing: no copy
+            codes, ts_us, value, quality = codes[keep], ts_us[keep], value[keep], quality[keep]
+            text = _taken(text, keep)
+        table = points_table(tags, codes, ts_us, value, text, quality)
         next_requests = [
             RecordedRequest(tuple(cursors), next_start, request.end)
             for next_start, cursors in continuing.items()
@@ -370,7 +379,7 @@ def _already_seen(stream_ts: np.ndarray, start: datetime, cursor: StreamCursor) 
 
 def _columns(
     streams: list[list[PiValue]],
-) -> tuple[np.ndarray, np.ndarray, list[str | None] | None, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Timestamps, numbers, texts and 0-100 quality of the values of several streams, concatenated."""
     items = [item for stream in streams for item in stream]
     ts_us = parse_wire_times([item.Timestamp for item in items])
@@ -378,36 +387,32 @@ def _columns(
     questionable = np.array([item.Questionable for item in items], dtype=bool)
     substituted = np.array([item.Substituted for item in items], dtype=bool)
     raw_values = [item.Value for item in items]
-    try:
-        value = np.array(raw_values, dtype=np.float64)
-        text: list[str | None] | None = None
-    except TypeError:
-        value, text, good = _split_states(raw_values, good)
+    value = np.array(raw_values, dtype=np.float64)  # numbers; NaN for null and for states (`__float__`)
+    text: np.ndarray | None = None  # object array of str | None, only when a value is a state
+    # States are the rare NaNs: only those are looked at one by one.
+    missing = np.flatnonzero(np.isnan(value)).tolist()
+    states = [(index, state) for index in missing if isinstance(state := raw_values[index], PiState)]
+    if states:
+        text, good = _split_states(states, value, good)
     quality = np.select([~good, questionable, substituted], [0, 50, 75], 100).astype(np.int16)
     return ts_us, value, text, quality
 
 
 def _split_states(
-    raw_values: list[float | PiState | None], good: np.ndarray
-) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    """Numbers and texts out of values that hold digital states, system states or error objects."""
-    value = np.full(len(raw_values), np.nan)
-    text: list[str | None] = [None] * len(raw_values)
+    states: list[tuple[int, PiState]], value: np.ndarray, good: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Texts (and numbers, in `value`) of the values that hold digital states, system states or errors."""
+    text = np.full(len(value), None, dtype=object)
     good = good.copy()
-    for index, raw in enumerate(raw_values):
-        if isinstance(raw, PiState):
-            if raw.Errors is not None or raw.IsSystem:
-                good[index] = False
-                text[index] = raw.Name if raw.Errors is None else "; ".join(raw.Errors)
-            else:
-                value[index] = np.nan if raw.Value is None else raw.Value
-                text[index] = raw.Name
-        elif raw is not None:
-            value[index] = raw
-    return value, text, good
+    for index, state in states:
+        if state.Errors is not None or state.IsSystem:
+            good[index] = False
+            text[index] = state.Name if state.Errors is None else "; ".join(state.Errors)
+        else:
+            value[index] = np.nan if state.Value is None else state.Value
+            text[index] = state.Name
+    return text, good
 
 
-def _taken(text: list[str | None] | None, keep: np.ndarray) -> list[str | None] | None:
-    if text is None:
-        return None
-    return [text[index] for index in np.flatnonzero(keep)]
+def _taken(text: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
+    return None if text is None else text[keep]

@@ -8,11 +8,13 @@ system state or error text), `quality` (0-100: 100 good, 75 substituted, 50 ques
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from queue import Full, Queue
 from typing import Generic, TypeVar
 
 import httpx
@@ -76,7 +78,7 @@ def points_table(
     tag_codes: np.ndarray,
     ts_us: np.ndarray,
     value: np.ndarray,
-    text_value: Sequence[str | None] | None,
+    text_value: Sequence[str | None] | np.ndarray | None,
     quality: np.ndarray,
 ) -> pa.Table:
     """A raw point table; `tag_codes` index into `tags`, `value` NaN means no number."""
@@ -127,6 +129,53 @@ def run_pages(
                 pending.extend(page.next_requests)
                 if page.table.num_rows:
                     yield page.table
+
+
+def read_ahead(pages: Iterator[pa.Table], max_pages: int) -> Iterator[pa.Table]:
+    """`pages`, pulled by a thread of their own up to `max_pages` ahead of the caller, so fetching and
+    parsing go on while the caller writes (Parquet and Arrow release the GIL). A page's error is
+    raised to the caller; a caller that stops early stops the thread, which closes `pages`."""
+    queue: Queue[tuple[pa.Table | None, BaseException | None]] = Queue(maxsize=max(1, max_pages))
+    stop = threading.Event()
+
+    def pull() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        queue.put((page, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    break
+            outcome: tuple[pa.Table | None, BaseException | None] = (None, None)
+        except BaseException as exc:
+            outcome = (None, exc)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+        while not stop.is_set():
+            try:
+                queue.put(outcome, timeout=0.1)
+                return
+            except Full:
+                continue
+
+    puller = threading.Thread(target=pull, name="historian-read-ahead", daemon=True)
+    puller.start()
+    try:
+        while True:
+            page, error = queue.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        puller.join()
 
 
 def chunked(items: Sequence[ItemT], size: int) -> list[Sequence[ItemT]]:

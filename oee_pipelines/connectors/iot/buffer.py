@@ -32,6 +32,8 @@ SOURCE_NAMES = {code: name for name, code in SOURCE_CODES.items()}
 OPEN_SUFFIX = ".open"
 CLOSED_SUFFIX = ".seg"
 MAX_REASON_BYTES = 1000
+# Appends collect in memory up to this size before a write(2): one call per many messages, not per message.
+WRITE_BUFFER_BYTES = 1024 * 1024
 _SEGMENT_NAME = re.compile(r"^seg-(?P<writer>.+)-(?P<created_ns>\d{20})\.(?:open|seg)$")
 
 
@@ -62,13 +64,14 @@ def writer_name_for(client_id: str) -> str:
 def encode_record(receive_ns: int, source_system: str, topic: str, payload: bytes, reason: str = "") -> bytes:
     topic_bytes = topic.encode()
     reason_bytes = reason.encode()[:MAX_REASON_BYTES]
-    body = (
+    head = (
         BODY_HEADER.pack(receive_ns, SOURCE_CODES[source_system], len(topic_bytes), len(reason_bytes))
         + topic_bytes
         + reason_bytes
-        + payload
     )
-    return RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body
+    # The payload is copied once (into the record), and checksummed in place rather than as a body copy.
+    checksum = zlib.crc32(payload, zlib.crc32(head))
+    return b"".join((RECORD_HEADER.pack(len(head) + len(payload), checksum), head, payload))
 
 
 def decode_records(data: bytes) -> RecordColumns:
@@ -138,6 +141,11 @@ def fsync_directory(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def fsync_descriptors(descriptors: list[int]) -> None:
+    for descriptor in descriptors:
+        os.fsync(descriptor)
 
 
 def recover_open_segments(buffer_dir: Path, writer: str) -> list[Path]:
@@ -220,13 +228,24 @@ class BufferWriter:
         self._dirty = True
 
     def sync(self) -> None:
+        fsync_descriptors(self.flush())
+
+    def flush(self) -> list[int]:
+        """Hand everything appended so far to the OS; the descriptors to fsync before acknowledging it.
+
+        The two halves of `sync`, so a caller can fsync without holding the lock its appends take
+        (a group commit): appends made while the fsync runs are simply part of the next one. Only the
+        thread that rotates segments may fsync the returned descriptors.
+        """
         if not self._dirty:
-            return
+            return []
+        descriptors = []
         for handle in (self._segment, self._quarantine):
             if handle is not None:
                 handle.flush()
-                os.fsync(handle.fileno())
+                descriptors.append(handle.fileno())
         self._dirty = False
+        return descriptors
 
     def rotate_if_due(self) -> None:
         """Close the current segment once it is big or old enough (call after `sync`)."""
@@ -257,7 +276,7 @@ class BufferWriter:
     def _open_segment(self) -> None:
         # Opened lazily on the first record: an idle writer has no open segment holding hours back.
         self._segment_path = self.buffer_dir / f"seg-{self.writer}-{time.time_ns():020d}{OPEN_SUFFIX}"
-        self._segment = self._segment_path.open("xb")
+        self._segment = self._segment_path.open("xb", buffering=WRITE_BUFFER_BYTES)
         fsync_directory(self.buffer_dir)
         self._segment_created = time.monotonic()
         self._segment_bytes = 0

@@ -6,7 +6,8 @@ iot:
     enabled: true
     broker: iot-broker.local
     port: 1883
-    client_id: oee-ingester-1        # stable: the broker keeps this session
+    client_id: oee-ingester-1        # stable: the broker keeps this session (one per ingester process)
+    share_group: oee-ingesters       # optional: ingesters of one group split the topics' messages
     credentials: {username: ..., password: ${MQTT_PASSWORD}}
     topics:
       - pattern: 'factory/+/temperature'
@@ -39,3 +40,4 @@ class MqttSettings:
     client_id: str = DEFAULT_CLIENT_ID
     username: str | None = None
     password: str | None = None
+    share_group: str | None = None  # subscribe as `$share/<group>/<topic>` (MQTT 5 shared subscription)

@@ -9,6 +9,7 @@ so all MES systems return the same warehouse columns and reject malformed record
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from oee_pipelines.connectors.mes.records import (
     OrderStatus,
     RowContext,
     check_planned_window,
+    fetch_each,
     parse_count,
     parse_date,
     parse_json_object,
@@ -244,6 +246,18 @@ class MESConnector(ABC):
     @abstractmethod
     def get_work_order(self, work_order_number: str) -> FetchResult:
         """One work order -> `work_orders` columns (one row, or none if the record is rejected)."""
+
+    def get_work_orders(self, work_order_numbers: Sequence[str], *, parallel: int) -> FetchResult:
+        """Many work orders, one `get_work_order` each, `parallel` at a time; a number the MES does not
+        have is rejected by its key, any other failure propagates."""
+        return fetch_each(
+            self.get_work_order,
+            work_order_numbers,
+            entity=WORK_ORDER.name,
+            key_field=WORK_ORDER.key_field,
+            columns=WORK_ORDER_COLUMNS,
+            parallel=parallel,
+        )
 
     @abstractmethod
     def download_recipe(self, recipe_id: str) -> FetchResult:

@@ -7,15 +7,20 @@ used. One bad record never hides the good records of the same call.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
+
+from oee_pipelines.connectors.errors import SourceSystemError
 
 WORK_ORDER_STATUSES = ("planned", "released", "in_progress", "completed", "cancelled")
 _ODATA_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
@@ -172,11 +177,19 @@ def parse_record(record: Mapping[str, Any], entity: Entity) -> dict[str, Any]:
     return parsed
 
 
-def build_result(records: Iterable[Mapping[str, Any]], entity: Entity, context: RowContext) -> FetchResult:
-    """Parse records into the entity's warehouse frame; malformed ones go to `rejected`."""
+def build_result(
+    records: Iterable[Mapping[str, Any] | RejectedRecord], entity: Entity, context: RowContext
+) -> FetchResult:
+    """Parse records into the entity's warehouse frame; malformed ones go to `rejected`.
+
+    A `RejectedRecord` among the records (one the source did not have) is kept in its place.
+    """
     rows: list[dict[str, Any]] = []
     rejected: list[RejectedRecord] = []
     for record in records:
+        if isinstance(record, RejectedRecord):
+            rejected.append(record)
+            continue
         try:
             rows.append(entity.to_row(parse_record(record, entity), context))
         except InvalidField as exc:
@@ -184,6 +197,69 @@ def build_result(records: Iterable[Mapping[str, Any]], entity: Entity, context: 
             rejected.append(RejectedRecord(entity.name, str(key), exc.field_name, exc.reason))
     frame = pd.DataFrame(rows, columns=list(entity.columns))
     return FetchResult(frame.astype(dict(entity.dtypes)) if entity.dtypes else frame, rejected)
+
+
+def merge_results(results: Iterable[FetchResult], columns: Sequence[str]) -> FetchResult:
+    """Several fetches of one entity as one result (frames stacked, rejections kept)."""
+    results = list(results)
+    frames = [r.frame for r in results if not r.frame.empty]
+    if not frames:
+        empty = results[0].frame.iloc[0:0] if results else pd.DataFrame(columns=list(columns))
+        return FetchResult(empty, [r for result in results for r in result.rejected])
+    return FetchResult(
+        pd.concat(frames, ignore_index=True), [r for result in results for r in result.rejected]
+    )
+
+
+def is_not_found(error: SourceSystemError) -> bool:
+    """The source answered that it has no such record (HTTP 404, or a `NOT_FOUND` SOAP fault)."""
+    return error.status_code == 404 or "NOT_FOUND" in str(getattr(error, "fault_code", ""))
+
+
+def fetch_each(
+    fetch_one: Callable[[str], FetchResult],
+    keys: Sequence[str],
+    *,
+    entity: str,
+    key_field: str,
+    columns: Sequence[str],
+    parallel: int,
+) -> FetchResult:
+    """Fetch records one by one, `parallel` at a time; a record the source does not have is rejected.
+
+    Any other failure (the source down after retries, refused credentials) propagates: the sync fails.
+    """
+
+    def fetch(key: str) -> FetchResult:
+        try:
+            return fetch_one(key)
+        except SourceSystemError as error:
+            if not is_not_found(error):
+                raise
+            return FetchResult(pd.DataFrame(), [RejectedRecord(entity, key, key_field, error.reason)])
+
+    if not keys:
+        return FetchResult(pd.DataFrame(columns=list(columns)))
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        results = list(pool.map(fetch, keys))
+    return merge_results(results, columns)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while many small records are built.
+
+    Decoding and mapping 100,000 records allocates millions of containers, and each allocation
+    threshold crossed makes the collector walk all of them again, for nothing: none is garbage yet.
+    Reference counting still frees everything as usual; the collector resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def rename_fields(record: Mapping[str, Any], field_mappings: Mapping[str, str]) -> dict[str, Any]:

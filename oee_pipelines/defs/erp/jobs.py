@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from oee_pipelines.defs.executor import LIGHT_JOB_EXECUTOR
 from oee_pipelines.services.mes_erp.run_requests import ERP_MATERIALS_SYNC_JOB
 from oee_pipelines.services.source_systems import ERP, source_system_tags
 
@@ -12,4 +13,5 @@ erp_materials_sync_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("erp_materials"),
     tags=source_system_tags(ERP),
     description="Sync the material master from the ERP.",
+    executor_def=LIGHT_JOB_EXECUTOR,  # one step of seconds
 )

@@ -1,10 +1,13 @@
 """`historian_points`: PI / AVEVA points of each UTC day in the lake, backfilled a range per run.
 
 A ranged backfill is one run per `OEE_BACKFILL_DAYS_PER_RUN` days (`partitions.daily_backfill_policy`,
-default 7); each run walks its days. Each day that lands is reported as its own partition
-materialization as soon as it is written; a day that fails is named with its reason and the run
-fails after the other days, so the UI shows the good days materialized and the bad one failed, and
-re-running that day completes it. A step retry skips the days this run already materialized.
+default 7), shared with the OEE chain, so one backfill of the historian and the chain runs both in
+the same runs, chunk by chunk; each run walks its days. When every day lands, the step ends with its
+output (one materialization per day, each with its own metadata through `add_asset_metadata`) and
+the chain's steps of the same run go on. A day that fails is named with its reason and the run fails
+after the other days: the good days are reported as their own materializations first, so the UI
+shows them materialized and the bad one failed, and re-running that day completes it. A step retry
+skips the days this run already materialized.
 """
 
 from collections.abc import Iterator
@@ -54,11 +57,12 @@ def historian_points(
     historian: HistorianResource,
     warehouse: WarehouseResource,
     lake: LakeResource,
-) -> Iterator[dg.AssetMaterialization]:
+) -> Iterator[dg.AssetMaterialization | dg.MaterializeResult]:
     all_days = partition_days(context)
     done_earlier = _days_materialized_by_this_run(context) if context.retry_number else set()
     days = [day for day in all_days if day.isoformat() not in done_earlier]
-    if not days:
+    if not days:  # a retry after every day landed
+        yield dg.MaterializeResult()
         return
     backfill = HistorianBackfill(
         historian,
@@ -74,6 +78,7 @@ def historian_points(
         backfill.close([], None)
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(f"historian_points: {len(days)} days from {', '.join(p.system for p in plans)}")
+    landed: list[DayResult] = []
     failures: list[DayResult] = []
     try:
         for done, day in enumerate(days, start=1):
@@ -81,23 +86,29 @@ def historian_points(
             context.log.info(
                 _day_progress(context, done, len(days), result, backfill.points_so_far).message()
             )
-            if result.error:
-                failures.append(result)
-            else:
-                yield dg.AssetMaterialization(
-                    asset_key=context.asset_key, partition=day.isoformat(), metadata=_day_metadata(result)
-                )
+            (failures if result.error else landed).append(result)
     except BaseException as exc:  # the run was stopped or broke: close the rows and clients anyway
         backfill.close(plans, f"historian_points stopped: {exc!r}")
         raise
     message = failed_days_message(failures, len(all_days)) if failures else None
     backfill.close(plans, message)
-    if failures:
-        raise dg.Failure(
-            description=message,
-            metadata={"failed_days": [failure.day.isoformat() for failure in failures]},
-            allow_retries=not all(failure.permanent for failure in failures),
+    if not failures:
+        # The output lets the chain's steps in the same run go on (a step without one skips them).
+        for result in landed:
+            context.add_asset_metadata(_day_metadata(result), partition_key=result.day.isoformat())
+        for day in done_earlier & {day.isoformat() for day in all_days}:
+            context.add_asset_metadata({"landed_by": "an earlier attempt of this run"}, partition_key=day)
+        yield dg.MaterializeResult()
+        return
+    for result in landed:  # the good days stay materialized although the run fails
+        yield dg.AssetMaterialization(
+            asset_key=context.asset_key, partition=result.day.isoformat(), metadata=_day_metadata(result)
         )
+    raise dg.Failure(
+        description=message,
+        metadata={"failed_days": [failure.day.isoformat() for failure in failures]},
+        allow_retries=not all(failure.permanent for failure in failures),
+    )
 
 
 def _day_progress(

@@ -6,6 +6,7 @@ Ranged backfills of more than one day are launched from the asset graph, the CLI
 
 import dagster as dg
 
+from oee_pipelines.defs.executor import LIGHT_JOB_EXECUTOR
 from oee_pipelines.services.source_systems import HISTORIAN, source_system_tags
 
 HISTORIAN_BACKFILL_JOB = "historian_backfill_job"
@@ -15,4 +16,6 @@ historian_backfill_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("historian_points"),
     tags=source_system_tags(HISTORIAN),
     description="Fetch every mapped PI / AVEVA tag for a range of UTC days into the lake.",
+    # One step (it walks the range's days itself): a step process would add start-up, no parallelism.
+    executor_def=LIGHT_JOB_EXECUTOR,
 )

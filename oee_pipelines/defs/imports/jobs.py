@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from oee_pipelines.defs.executor import LIGHT_JOB_EXECUTOR
 from oee_pipelines.defs.imports.assets import IMPORTED_FILES
 
 IMPORT_FILE_JOB = "import_file_job"
@@ -10,6 +11,7 @@ import_file_job = dg.define_asset_job(
     IMPORT_FILE_JOB,
     selection=dg.AssetSelection.assets(IMPORTED_FILES),
     description="Import one inbox file (run config: ops.imported_files.config.path, import_type).",
+    executor_def=LIGHT_JOB_EXECUTOR,  # one step, one file
 )
 
 

@@ -33,4 +33,7 @@ oee_daily_job = dg.define_asset_job(
     # `operator_shifts` reads the MES: the run queues under the MES's run limit.
     tags=source_system_tags(MES),
     description="Enriched telemetry -> downtime -> OEE snapshots -> shift reports -> data mart, per UTC day.",
+    # Heavy steps, some side by side (shift reports beside the losses, the checks, the MES/ERP
+    # valuation beside the enrichment): the code location's executor (OEE_EXECUTOR, defs/executor.py).
+    executor_def=None,
 )

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from oee_pipelines.defs.executor import LIGHT_JOB_EXECUTOR
 from oee_pipelines.defs.metadata import column_schema, preview_markdown, table_metadata
 from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.domain.plant_model import PlantModel, to_tables
@@ -151,4 +152,5 @@ reference_data_job = dg.define_asset_job(
     # The inbox's template imports run one file at a time (`inbox.py`), not in this job.
     selection=dg.AssetSelection.groups(REFERENCE_GROUP) - dg.AssetSelection.assets("reference_templates"),
     description="Apply the plant model file to the warehouse.",
+    executor_def=LIGHT_JOB_EXECUTOR,  # one step of seconds: no step process
 )

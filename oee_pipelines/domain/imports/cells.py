@@ -27,6 +27,19 @@ HEADER_CHECK, UNREADABLE_CHECK = -1, -2
 # A time of day followed by Z or a numeric offset: the writer said which zone they meant.
 _HAS_OFFSET = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _PLAIN_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+# Cells Arrow parses to the very float pandas gives: up to 15 characters of digits, so the digits fit
+# a double exactly and both round the one division by a power of ten correctly.
+_FAST_NUMBER = r"^-?[0-9]+(?:\.[0-9]+)?$"
+FAST_NUMBER_CHARS = 15
+_NEGATIVE_ZERO = r"^-0+$"
+_WHOLE_NUMBER = r"^[+-]?[0-9]+$"
+# Timestamps Arrow parses to the very instant pandas' ISO 8601 parser gives: year 1700-2259 (inside
+# pandas' nanosecond range), at most microseconds, Z or a +hh:mm offset (day of month checked apart).
+_FAST_TIMESTAMP = (
+    r"^(?:1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9])-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])?$"
+)
 # Excel serials 61.. are 1900-03-01 onwards (below that Excel's 1900 leap-year bug shifts days);
 # 2958466 is 10000-01-01.
 _EXCEL_SERIAL_MIN, _EXCEL_SERIAL_END = 61.0, 2958466.0
@@ -252,15 +265,66 @@ def present(text: pd.Series) -> np.ndarray:
 
 
 def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Floats (NaN where missing) and a mask of cells that hold text but no finite number."""
-    numbers = np.concatenate(
+    """Floats (NaN where missing) and a mask of cells that hold text but no finite number.
+
+    Plain decimals (`_FAST_NUMBER`) are parsed with Arrow in one pass; only the other present cells
+    go through pandas (`_pandas_numbers`), which gives them exactly what it gave before. pandas parses
+    a slice's whole-number cells as integers unless the slice holds another number, so a slice with a
+    whole number Arrow does not parse alike (`-0`, `+5`, 16 digits and more) is parsed by pandas whole.
+    """
+    cells = _arrow_text(text)
+    numbers = np.full(len(text), np.nan, dtype=np.float64)
+    fast = _mask(
+        pc.and_(
+            pc.match_substring_regex(cells, _FAST_NUMBER),
+            pc.less_equal(pc.utf8_length(cells), FAST_NUMBER_CHARS),
+        )
+    )
+    fast &= ~_mask(pc.match_substring_regex(cells, _NEGATIVE_ZERO))
+    if fast.any():
+        numbers[fast] = _arrow_floats(cells.filter(pa.array(fast)))
+    slow = present(text) & ~fast
+    if slow.any():
+        whole_number = slow & _mask(pc.match_substring_regex(cells, _WHOLE_NUMBER))
+        for start in np.unique(np.flatnonzero(whole_number) // PARSE_SLICE_ROWS) * PARSE_SLICE_ROWS:
+            part = slice(start, start + PARSE_SLICE_ROWS)
+            numbers[part] = _pandas_numbers(text.iloc[part])
+            slow[part] = False
+        positions = np.flatnonzero(slow)
+        if positions.size:
+            numbers[positions] = _pandas_numbers(text.iloc[positions])
+    return numbers, present(text) & ~np.isfinite(numbers)
+
+
+def _pandas_numbers(text: pd.Series) -> np.ndarray:
+    return np.concatenate(
         [
             pd.to_numeric(part, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             for part in _slices(text)
         ]
         or [np.empty(0, dtype=np.float64)]
     )
-    return numbers, present(text) & ~np.isfinite(numbers)
+
+
+def _arrow_floats(cells: pa.ChunkedArray) -> np.ndarray:
+    floats = pc.cast(cells, pa.float64())
+    return np.asarray(floats.to_numpy(), dtype=np.float64)
+
+
+def _arrow_text(text: pd.Series) -> pa.ChunkedArray:
+    """The column's cells as one Arrow string array (no copy for pandas' Arrow-backed strings)."""
+    cells = pa.chunked_array(text.astype(TEXT_DTYPE).array.__arrow_array__())
+    return cells.combine_chunks() if cells.num_chunks > 1 else cells
+
+
+def _is_arrow_text(values: pd.Series | np.ndarray) -> bool:
+    dtype = getattr(values, "dtype", None)
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _mask(flags: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow boolean result as a numpy mask, missing as False."""
+    return np.asarray(pc.fill_null(flags, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _slices(text: pd.Series) -> list[pd.Series]:
@@ -286,7 +350,77 @@ def parse_timestamps(
     Text with an offset or Z is taken as written; naive text is wall-clock time in `plant_timezone`.
     A local time that a daylight-saving change skips or repeats is refused rather than guessed.
     A bare number is an Excel serial date only when the sheet came from a workbook.
+
+    Cells written the usual way (`_FAST_TIMESTAMP`) are parsed with Arrow and localized by pandas in
+    column operations; every other present cell goes through pandas' parser as before
+    (`_pandas_timestamps`), so its value and reason are what they always were.
     """
+    micros = np.full(len(text), _NAT_MICROS, dtype=np.int64)
+    cells = _arrow_text(text)
+    fast = _mask(pc.match_substring_regex(cells, _FAST_TIMESTAMP))
+    try:
+        aware, naive, aware_micros, wall_clock = _arrow_timestamps(cells, fast)
+    except pa.ArrowInvalid:  # a day its month does not have (30 February): leave those to pandas
+        fast = _existing_days(cells, fast)
+        aware, naive, aware_micros, wall_clock = _arrow_timestamps(cells, fast)
+    micros[aware] = aware_micros
+    if naive.any():
+        local = pd.DatetimeIndex(wall_clock.view("datetime64[us]"))
+        localized = local.tz_localize(plant_timezone, ambiguous="NaT", nonexistent="NaT").tz_convert("UTC")
+        micros[naive] = localized.asi8
+        # A time a daylight-saving change skips or repeats: pandas' own path gives its reason.
+        fast[np.flatnonzero(naive)[localized.isna()]] = False
+    reasons = pd.Series(pd.NA, index=text.index, dtype=TEXT_DTYPE)
+    slow = np.flatnonzero(present(text) & ~fast)
+    if slow.size:
+        stamps, why = _pandas_timestamps(text.iloc[slow], plant_timezone, excel_epoch)
+        micros[slow] = pd.DatetimeIndex(stamps.astype(UTC_MICROS)).asi8
+        reasons.iloc[slow] = why.to_numpy()
+    parsed = pd.Series(pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC"), index=text.index)
+    return parsed, reasons
+
+
+_NAT_MICROS = np.iinfo(np.int64).min
+
+
+def _arrow_timestamps(
+    cells: pa.ChunkedArray, fast: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The `fast` cells with a zone (Z or an offset) and those without, and their int64 microseconds:
+    UTC instants for the first, wall-clock times for the others. Raises ArrowInvalid for a day that
+    does not exist."""
+    # In a `_FAST_TIMESTAMP` cell only an offset puts a sign sixth from the end.
+    sign = pc.is_in(pc.utf8_slice_codeunits(cells, -6, -5), value_set=pa.array(["+", "-"], cells.type))
+    aware = fast & _mask(pc.or_(pc.ends_with(cells, "Z"), sign))
+    naive = fast & ~aware
+    aware_micros = _arrow_micros(cells.filter(pa.array(aware)), pa.timestamp("us", tz="UTC"))
+    wall_clock = _arrow_micros(cells.filter(pa.array(naive)), pa.timestamp("us"))
+    return aware, naive, aware_micros, wall_clock
+
+
+def _existing_days(cells: pa.ChunkedArray, fast: np.ndarray) -> np.ndarray:
+    """`fast` without the cells whose day of the month does not exist (their year and month are valid)."""
+    fast = fast.copy()
+    candidates = cells.filter(pa.array(fast))
+    year, month, day = (
+        np.asarray(pc.cast(pc.utf8_slice_codeunits(candidates, start, stop), pa.int32()), dtype=np.int64)
+        for start, stop in ((0, 4), (5, 7), (8, 10))
+    )
+    months = (year - 1970) * 12 + (month - 1)
+    first_days = [(months + step).astype("datetime64[M]").astype("datetime64[D]") for step in (0, 1)]
+    month_days = (first_days[1] - first_days[0]).astype(np.int64)
+    fast[np.flatnonzero(fast)[day > month_days]] = False
+    return fast
+
+
+def _arrow_micros(cells: pa.ChunkedArray, target: pa.DataType) -> np.ndarray:
+    stamps = pc.cast(cells, target)
+    return np.asarray(pc.cast(stamps, pa.int64()).to_numpy(), dtype=np.int64)
+
+
+def _pandas_timestamps(
+    text: pd.Series, plant_timezone: str, excel_epoch: datetime | None
+) -> tuple[pd.Series, pd.Series]:
     if len(text) <= PARSE_SLICE_ROWS:
         return _parse_timestamps(text, plant_timezone, excel_epoch)
     parts = [_parse_timestamps(part, plant_timezone, excel_epoch) for part in _slices(text)]
@@ -342,44 +476,71 @@ class Codebook:
     """Numbers values in order of first appearance, remembering them across calls.
 
     Timestamps and integers (most distinct values: one per row in a typical log) are kept as a sorted
-    array with their codes, which needs no hash table beside it; other values in an index."""
+    array with their codes, which needs no hash table beside it; Arrow-backed text is looked up in
+    the Arrow array of the values known so far; other values in an index."""
 
     def __init__(self) -> None:
         self._known: pd.Index | None = None
+        self._known_text: pa.Array | None = None
         self._sorted = np.empty(0, dtype=np.int64)
         self._sorted_codes = np.empty(0, dtype=np.int64)
         self._size = 0
 
     def codes(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """One code per value, -1 where it is missing."""
-        local, uniques = pd.factorize(values)
+        if self._known is None and _is_arrow_text(values):
+            return self._text_codes(_arrow_text(pd.Series(values)))
+        local, uniques = _factorized(values)
         if isinstance(uniques, pd.DatetimeIndex):
             known = self._numbers_codes(uniques.asi8)
         elif isinstance(uniques, np.ndarray) and uniques.dtype == np.int64:
             known = self._numbers_codes(uniques)
         else:
+            if self._known_text is not None:
+                raise TypeError("a codebook of Arrow text was given other values")
             known = self._value_codes(uniques)
         if not len(known):  # every value missing
             return np.full(len(local), -1, dtype=np.int64)
         return np.where(local >= 0, known[np.maximum(local, 0)], -1)
 
+    def _text_codes(self, cells: pa.ChunkedArray) -> np.ndarray:
+        """`pd.factorize`'s numbering of text, found by one hash lookup of the column in the values
+        known so far (Arrow's `index_in`); the values new here are added in order of appearance."""
+        known = self._known_text if self._known_text is not None else pa.array([], cells.type)
+        found = pc.index_in(cells, value_set=known)
+        new = _mask(pc.and_(pc.is_null(found), pc.is_valid(cells)))
+        if new.any():
+            added = pc.unique(cells.filter(pa.array(new)))
+            known = pa.concat_arrays([known, added.cast(known.type)])
+            found = pc.index_in(cells, value_set=known)
+        self._known_text = known
+        self._size = len(known)
+        return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
+
     def _numbers_codes(self, numbers: np.ndarray) -> np.ndarray:
-        """Codes for distinct integers, new ones numbered in their order here."""
+        """Codes for distinct integers, new ones numbered in their order here.
+
+        The values are looked up and inserted in sorted order: a sorted array searched in order stays
+        in the cache, where searching it in the values' own order would not."""
+        # Stable (timsort): the values of a log come mostly in order, which it sorts in one pass.
+        order = np.argsort(numbers, kind="stable")
+        in_order = numbers[order]
+        at = np.searchsorted(self._sorted, in_order)
         known = np.full(len(numbers), -1, dtype=np.int64)
         if len(self._sorted):
-            at = np.searchsorted(self._sorted, numbers)
             inside = np.minimum(at, len(self._sorted) - 1)
-            found = (at < len(self._sorted)) & (self._sorted[inside] == numbers)
-            known[found] = self._sorted_codes[inside[found]]
-        new = np.flatnonzero(known < 0)
-        new_codes = self._size + np.arange(len(new), dtype=np.int64)
-        known[new] = new_codes
-        order = np.argsort(numbers[new], kind="stable")
-        new_numbers = numbers[new][order]
-        at = np.searchsorted(self._sorted, new_numbers)
-        self._sorted = np.insert(self._sorted, at, new_numbers)
-        self._sorted_codes = np.insert(self._sorted_codes, at, new_codes[order])
-        self._size += len(new)
+            found = (at < len(self._sorted)) & (self._sorted[inside] == in_order)
+            known[order[found]] = self._sorted_codes[inside[found]]
+        else:
+            found = np.zeros(len(numbers), dtype=bool)
+        # New values are numbered by where they appear among `numbers` (first appearance).
+        new_places = order[~found]
+        new_codes = np.empty(len(new_places), dtype=np.int64)
+        new_codes[np.argsort(new_places)] = self._size + np.arange(len(new_places), dtype=np.int64)
+        known[new_places] = new_codes
+        self._sorted = _inserted(self._sorted, at[~found], in_order[~found])
+        self._sorted_codes = _inserted(self._sorted_codes, at[~found], new_codes)
+        self._size += len(new_places)
         return known
 
     def _value_codes(self, uniques: pd.Index | np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndarray:
@@ -394,6 +555,38 @@ class Codebook:
             self._known = self._known.append(pd.Index(uniques[new]))
         self._size = len(self._known)
         return known
+
+
+def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """`pd.factorize`, without hashing integers or timestamps that come in order (a log's times and
+    the codes combined from them): then the codes of equal neighbours are one run each."""
+    numbers: np.ndarray | None = None
+    if isinstance(values, np.ndarray) and values.dtype == np.int64:
+        numbers = values
+    elif isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+        numbers = np.asarray(values.array.asi8, dtype=np.int64)
+        if numbers.size and numbers.min() == _NAT_MICROS:  # a missing time: factorize gives it -1
+            numbers = None
+    if numbers is None or not numbers.size or not bool(np.all(numbers[1:] >= numbers[:-1])):
+        return pd.factorize(values)
+    starts = np.flatnonzero(np.concatenate([[True], numbers[1:] != numbers[:-1]]))
+    local = np.cumsum(np.concatenate([[True], numbers[1:] != numbers[:-1]])) - 1
+    return local.astype(np.intp), numbers[starts]
+
+
+def _inserted(array: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`np.insert`; new values all after the known ones (a log's times) are appended in place into
+    spare room at the end of the array's buffer, which doubles when full, so a file's slices do not
+    copy everything known so far each time."""
+    if len(at) and at[0] < len(array):
+        return np.insert(array, at, values)
+    size = len(array) + len(values)
+    base = array.base if isinstance(array.base, np.ndarray) and array.base.ndim == 1 else None
+    if base is None or len(base) < size or not np.shares_memory(base[:1], array[:1]):
+        base = np.empty(max(size, 2 * len(array), 1024), dtype=array.dtype)
+        base[: len(array)] = array
+    base[len(array) : size] = values
+    return base[:size]
 
 
 class DuplicateFinder:
@@ -415,7 +608,11 @@ class DuplicateFinder:
         size = len(row_numbers)
         repeated = np.zeros(size, dtype=bool)
         first_row = np.zeros(size, dtype=np.int64)
-        column_codes = [book.codes(column) for book, column in zip(self._columns, keys, strict=True)]
+        # Last column first: a key ends with its timestamp, whose codes come in row order, so the
+        # combined codes do too and their codebooks sort them in one pass (the same keys either way).
+        column_codes = [
+            book.codes(column) for book, column in zip(self._columns, list(keys)[::-1], strict=True)
+        ]
         complete = np.ones(size, dtype=bool)
         for codes in column_codes:
             complete &= codes >= 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,17 +25,19 @@ import pyarrow.compute as pc
 
 from oee_pipelines.connectors.errors import SourceAuthError, SourceDataError, SourceSystemError
 from oee_pipelines.connectors.historian.base import HistorianClient, HistorianNotConfiguredError
+from oee_pipelines.connectors.historian.points import read_ahead
 from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.tag_mapping import TagMapper, UnmappedState
 from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
-from oee_pipelines.services.historian.day_parts import DayParts, LazyParts, telemetry_folder
+from oee_pipelines.services.historian.day_parts import StreamedDay, compact, telemetry_folder
 from oee_pipelines.services.historian.jobs import BackfillJobs, Connect
 from oee_pipelines.services.historian.run_tags import BackfillRequest
 from oee_pipelines.services.historian.state_alerts import replace_unmapped_state_alerts
 from oee_pipelines.storage.lake import Lake
 
 PROGRESS_EVERY_POINTS = 1_000_000
-PREVIEW_ROWS = 10
+# Pages fetched and parsed ahead while a Parquet part is written (each at most tags x page limit points).
+READ_AHEAD_PAGES = 8
 # Retrying cannot fix these: wrong credentials, an answer we cannot read, a missing configuration.
 PERMANENT_ERRORS = (SourceAuthError, SourceDataError, HistorianNotConfiguredError, ValueError)
 
@@ -166,10 +169,10 @@ class HistorianBackfill:
     def run_day(self, day: date, plans: list[SystemPlan]) -> DayResult:
         """Fetch, map and write one day from every planned historian; a failure is returned, not raised."""
         result = DayResult(day)
-        tables = []
+        written = []
         for plan in plans:
             try:
-                tables.append(self._system_day(plan, day, result))
+                written.append(self._system_day(plan, day, result))
             except Exception as exc:
                 reason = str(exc) if isinstance(exc, SourceSystemError) else f"{plan.system}: {exc}"
                 result.error = f"{day.isoformat()}: {reason}"
@@ -182,15 +185,16 @@ class HistorianBackfill:
                 plan.job_id, result.points_fetched[plan.system], result.points_imported[plan.system], unmapped
             )
             self._report_unmapped_states(plan, day, result.unmapped_states.get(plan.system, []))
-        written = [table for table in tables if table.num_rows]
-        result.rows_written = sum(table.num_rows for table in tables)
-        if written:
-            result.preview = written[0].slice(0, PREVIEW_ROWS).cast(TELEMETRY_SCHEMA)
-            result.first_ts = min(pc.min(table["ts"]).as_py() for table in written)
-            result.last_ts = max(pc.max(table["ts"]).as_py() for table in written)
+        with_rows = [streamed for streamed in written if streamed.rows]
+        result.rows_written = sum(streamed.rows for streamed in written)
+        if with_rows:
+            result.preview = with_rows[0].preview
+            result.first_ts = min(streamed.first_ts for streamed in with_rows if streamed.first_ts)
+            result.last_ts = max(streamed.last_ts for streamed in with_rows if streamed.last_ts)
         return result
 
-    def _system_day(self, plan: SystemPlan, day: date, result: DayResult) -> pa.Table:
+    def _system_day(self, plan: SystemPlan, day: date, result: DayResult) -> StreamedDay:
+        """Fetch, map and write one system-day page by page: at most one Parquet part in memory."""
         day_start, day_end = day_bounds(day)
         lookback = (
             timedelta(minutes=self.historian.counter_lookback_minutes) if plan.has_counters else timedelta()
@@ -202,29 +206,38 @@ class HistorianBackfill:
             emit_from=day_start,
             state_names=self._state_names,
         )
-        parts = DayParts()
-        started, fetched, next_report = time.monotonic(), 0, PROGRESS_EVERY_POINTS
-        client = self._client(plan.system)
-        for page in client.read_points(plan.tags, day_start - lookback, day_end):
-            fetched += page.num_rows
-            parts.add(mapper.map(page).telemetry)
-            if fetched >= next_report:
-                self.log.info(f"{day} {plan.system}: {fetched:,} points fetched so far")
-                next_report += PROGRESS_EVERY_POINTS
-        self._note_page_limit(plan.system, client, result)
-        imported = parts.rows
         folder = telemetry_folder(plan.system, day)
-        if self.request.is_narrowed:
-            parts.add_existing(self._kept_rows(folder, plan.tags))
-        table = parts.table()
-        self.lake.replace_folder(folder, LazyParts(table))
+        # A run narrowed to some tags keeps the other tags' rows: read before the folder is replaced.
+        kept = self._kept_rows(folder, plan.tags) if self.request.is_narrowed else None
+        counts = {"fetched": 0, "imported": 0}
+        started = time.monotonic()
+        client = self._client(plan.system)
+
+        def pages() -> Iterator[pa.Table]:
+            next_report = PROGRESS_EVERY_POINTS
+            read = client.read_points(plan.tags, day_start - lookback, day_end)
+            for page in read_ahead(read, READ_AHEAD_PAGES):
+                counts["fetched"] += page.num_rows
+                telemetry = mapper.map_compact(page).telemetry
+                counts["imported"] += telemetry.num_rows
+                yield telemetry
+                if counts["fetched"] >= next_report:
+                    self.log.info(f"{day} {plan.system}: {counts['fetched']:,} points fetched so far")
+                    next_report += PROGRESS_EVERY_POINTS
+            if kept is not None:
+                yield compact(kept)
+
+        streamed = StreamedDay(pages())
+        self.lake.replace_folder(folder, streamed)
+        self._note_page_limit(plan.system, client, result)
+        fetched, imported = counts["fetched"], counts["imported"]
         self.points_so_far += fetched
         result.points_fetched[plan.system] = fetched
         result.points_imported[plan.system] = imported
         result.unmapped[plan.system] = {item.tag: item.point_count for item in mapper.unmapped()}
         result.unmapped_states[plan.system] = mapper.unmapped_states()
         self._log_progress(day, plan.system, fetched, imported, time.monotonic() - started)
-        return table
+        return streamed
 
     def _kept_rows(self, folder: str, tags: list[str]) -> pa.Table:
         """The rows of a day folder that a run narrowed to `tags` (of its organization) leaves alone."""

@@ -1,86 +1,139 @@
-"""One day's telemetry of one historian, collected page by page and written as one lake folder.
+"""One day's telemetry of one historian, written to its lake folder while its pages are still arriving.
 
-Pages are kept with their repeating text columns (org, machine, signal, tag, run id...) dictionary
-encoded, which holds a day in about a third of the memory of plain strings; each Parquet part is
-turned back into `TELEMETRY_SCHEMA` only when `Lake.replace_folder` asks for it, so at most one part
-is expanded at a time. Rows stay in arrival order: sorting a day would copy it (measured: the copy
-cost more memory than the encoding saved), and pages of concurrent requests arrive in any order, so
-a re-run writes the same rows, not necessarily in the same order.
+`StreamedDay(pages)` is the `files` mapping `Lake.replace_folder` takes, built lazily: iterating it
+pulls pages (compact telemetry from `TagMapper.map_compact`, repeating texts dictionary encoded) until
+PART_ROWS rows are buffered, hands that part to the writer as `part-00000.parquet` (expanded to
+`TELEMETRY_SCHEMA` only then), and goes on. So a day of any size holds at most one part in memory,
+never the whole day, and the folder is still replaced in one step: the parts are written into the
+lake's staging folder and swapped in after the last page, and a page that fails leaves the folder as
+it was. Rows stay in arrival order and the parts are cut every PART_ROWS rows, as when the day was
+collected first (pages of concurrent requests arrive in any order, so a re-run writes the same rows,
+not necessarily in the same order).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import date
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from oee_pipelines.domain.tag_mapping import COMPACT_TELEMETRY_SCHEMA, REPEATING_COLUMNS
 from oee_pipelines.domain.telemetry import TELEMETRY_SCHEMA
 from oee_pipelines.storage.lake import Lake
 
 PART_ROWS = 2_000_000
-REPEATING_COLUMNS = (
-    "org_id",
-    "site_id",
-    "line_id",
-    "machine_id",
-    "signal",
-    "unit",
-    "source_system",
-    "source_ref",
-    "ingest_run_id",
-)
+PREVIEW_ROWS = 10
 
 
 def telemetry_folder(system: str, day: date) -> str:
     return f"telemetry/source={system}/{Lake.date_folder(day)}"
 
 
-class DayParts:
-    """The telemetry pages of one system-day; `table()` is the day, `LazyParts(day)` its files."""
+def compact(telemetry: pa.Table) -> pa.Table:
+    """Telemetry in `COMPACT_TELEMETRY_SCHEMA` (its repeating text columns dictionary encoded)."""
+    if telemetry.schema.equals(COMPACT_TELEMETRY_SCHEMA):
+        return telemetry
+    telemetry = telemetry.cast(TELEMETRY_SCHEMA)
+    for name in REPEATING_COLUMNS:
+        index = telemetry.schema.get_field_index(name)
+        telemetry = telemetry.set_column(index, name, pc.dictionary_encode(telemetry[name]))
+    return telemetry.cast(COMPACT_TELEMETRY_SCHEMA)
 
-    def __init__(self) -> None:
-        self._pages: list[pa.Table] = []
+
+class StreamedDay(Mapping[str, pa.Table]):
+    """The part files of one system-day, cut from `pages` while the lake writes them (see the module).
+
+    Iterate it once (`Lake.replace_folder` does); afterwards `rows`, `preview`, `first_ts` and
+    `last_ts` describe what was written, and `parts_written` counts the parts handed out so far.
+    """
+
+    def __init__(self, pages: Iterable[pa.Table], part_rows: int | None = None) -> None:
+        self._pages = iter(pages)
+        self._part_rows = part_rows or PART_ROWS
+        self._names: list[str] = []
+        self._current: tuple[str, pa.Table] | None = None
+        self._finished = False
         self.rows = 0
+        self.preview = TELEMETRY_SCHEMA.empty_table()
+        self._first: pa.Scalar | None = None
+        self._last: pa.Scalar | None = None
 
-    def add(self, telemetry: pa.Table) -> None:
-        if telemetry.num_rows == 0:
-            return
-        compact = telemetry
-        for name in REPEATING_COLUMNS:
-            index = compact.schema.get_field_index(name)
-            compact = compact.set_column(index, name, pc.dictionary_encode(compact[name]))
-        self._pages.append(compact)
-        self.rows += telemetry.num_rows
+    @property
+    def parts_written(self) -> int:
+        return len(self._names)
 
-    def add_existing(self, telemetry: pa.Table) -> None:
-        """Rows already in the lake that this run keeps (a backfill narrowed to some tags)."""
-        self.add(telemetry.cast(TELEMETRY_SCHEMA))
+    @property
+    def first_ts(self) -> datetime | None:
+        return None if self._first is None else self._first.as_py()
 
-    def table(self) -> pa.Table:
-        """The whole day, compact, in arrival order (no copy: one chunk per page)."""
-        if not self._pages:
-            return TELEMETRY_SCHEMA.empty_table()
-        day = pa.concat_tables(self._pages, promote_options="permissive")
-        self._pages = []
-        return day
-
-
-class LazyParts(Mapping[str, pa.Table]):
-    """`part-00000.parquet`.. of at most PART_ROWS rows, each cast to TELEMETRY_SCHEMA when read."""
-
-    def __init__(self, day: pa.Table) -> None:
-        self._day = day
-        count = max(1, -(-day.num_rows // PART_ROWS))
-        self._names = [f"part-{index:05d}.parquet" for index in range(count)]
-
-    def __getitem__(self, name: str) -> pa.Table:
-        index = self._names.index(name)
-        return self._day.slice(index * PART_ROWS, PART_ROWS).cast(TELEMETRY_SCHEMA)
+    @property
+    def last_ts(self) -> datetime | None:
+        return None if self._last is None else self._last.as_py()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
+        if self._finished:
+            return iter(list(self._names))
+        if self._names:
+            raise RuntimeError("a StreamedDay is streamed once")
+        return self._stream()
+
+    def __getitem__(self, name: str) -> pa.Table:
+        if self._current is None or self._current[0] != name:
+            raise KeyError(name)
+        part = self._current[1]
+        self._current = None  # the writer holds the part only while it writes it
+        return part.cast(TELEMETRY_SCHEMA)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
 
     def __len__(self) -> int:
         return len(self._names)
+
+    def _stream(self) -> Iterator[str]:
+        buffered: list[pa.Table] = []
+        count = 0
+        for page in self._pages:
+            if page.num_rows == 0:
+                continue
+            page = compact(page)
+            self._note(page)
+            buffered.append(page)
+            count += page.num_rows
+            while count >= self._part_rows:
+                pending = pa.concat_tables(buffered)
+                rest = pending.slice(self._part_rows)
+                name = self._hand_out(pending.slice(0, self._part_rows))
+                # Only `_current` holds the part now: it is freed once expanded for the writer.
+                del pending
+                buffered, count = ([rest] if rest.num_rows else []), rest.num_rows
+                del rest
+                yield name
+                pa.default_memory_pool().release_unused()  # give the written part's memory back
+        if count or not self._names:  # a day of no points is one empty part, as it always was
+            last = pa.concat_tables(buffered) if buffered else COMPACT_TELEMETRY_SCHEMA.empty_table()
+            buffered = []
+            name = self._hand_out(last)
+            del last
+            yield name
+        self._finished = True
+
+    def _hand_out(self, part: pa.Table) -> str:
+        name = f"part-{len(self._names):05d}.parquet"
+        self._names.append(name)
+        self._current = (name, part)
+        return name
+
+    def _note(self, page: pa.Table) -> None:
+        if self.rows < PREVIEW_ROWS:
+            head = page.slice(0, PREVIEW_ROWS - self.rows).cast(TELEMETRY_SCHEMA)
+            self.preview = pa.concat_tables([self.preview, head]).combine_chunks()
+        self.rows += page.num_rows
+        bounds = pc.min_max(page["ts"])
+        low, high = bounds["min"], bounds["max"]
+        if self._first is None or low.as_py() < self._first.as_py():
+            self._first = low
+        if self._last is None or high.as_py() > self._last.as_py():
+            self._last = high

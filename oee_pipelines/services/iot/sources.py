@@ -23,6 +23,7 @@ def mqtt_settings(iot: IotConfig | None) -> MqttSettings | None:
         client_id=mqtt.client_id or DEFAULT_CLIENT_ID,
         username=mqtt.username,
         password=mqtt.password,
+        share_group=mqtt.share_group,
     )
 
 

@@ -130,14 +130,7 @@ def fetch_from_mes(
     ]
     work_orders = FetchResult(pd.DataFrame(columns=list(WORK_ORDER_COLUMNS)))
     if set(tables) & {WORK_ORDERS, SCHEDULES}:
-        work_orders = fetch_each(
-            connector.get_work_order,
-            order_numbers,
-            entity="work_order",
-            key_field="work_order_number",
-            columns=WORK_ORDER_COLUMNS,
-            parallel=parallel,
-        )
+        work_orders = connector.get_work_orders(order_numbers, parallel=parallel)
     recipe_ids = sorted(
         {*distinct_values([schedules.frame, work_orders.frame], "recipe_id"), *extra_recipe_ids}
     )

@@ -17,5 +17,6 @@ SCHEDULE_KEY = ["org_id", "external_id"]
 
 
 def land_production_schedules(conn: psycopg.Connection, rows: pa.Table) -> UpsertCounts:
-    """Upsert schedule rows (`production_schedules` columns) inside the caller's transaction."""
+    """Upsert schedule rows (`production_schedules` columns) inside the caller's transaction (staged
+    as binary COPY)."""
     return upsert_arrow(conn, PRODUCTION_SCHEDULES, rows, SCHEDULE_KEY)

@@ -22,7 +22,7 @@ from psycopg import sql
 from oee_pipelines.connectors.mes.records import FetchResult
 from oee_pipelines.services.mes_erp.sync import SyncOutcome, distinct_values, reject_unknown_references
 from oee_pipelines.services.mes_erp.window import SyncWindow
-from oee_pipelines.storage.bulk_load import UpsertCounts, copy_arrow
+from oee_pipelines.storage.bulk_load import UpsertCounts, copy_arrow, upsert_arrow
 
 
 class Warehouse(Protocol):
@@ -136,8 +136,13 @@ def stored_recipe_versions(warehouse: Warehouse, recipe_ids: Collection[str]) ->
 def upsert_frame(
     warehouse: Warehouse, table: str, frame: pd.DataFrame, key_columns: Sequence[str]
 ) -> tuple[pa.Table, UpsertCounts]:
+    """Upsert a connector's frame on `key_columns`; returns the Arrow rows sent and the counts.
+
+    `bulk_load.upsert_arrow`, as `Warehouse.upsert`: the staging rows go as binary COPY where they can.
+    """
     data = pa.Table.from_pandas(frame, preserve_index=False)
-    return data, warehouse.upsert(table, data, key_columns)
+    with warehouse.connect() as conn:
+        return data, upsert_arrow(conn, table, data, key_columns)
 
 
 def record_recipe_downloads(

@@ -6,16 +6,17 @@ row says, and which work orders still need their status pushed back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from oee_pipelines.connectors.errors import SourceSystemError
 from oee_pipelines.connectors.mes.records import FetchResult, RejectedRecord
+from oee_pipelines.connectors.mes.records import fetch_each as fetch_each
+from oee_pipelines.connectors.mes.records import is_not_found as is_not_found
+from oee_pipelines.connectors.mes.records import merge_results as merge_results
 
 SUCCESS, PARTIAL, FAILED = "SUCCESS", "PARTIAL", "FAILED"
 # Audit-trail entity of a status push-back (the other entities are the connectors' entity names).
@@ -63,58 +64,16 @@ class Landed:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def merge_results(results: Iterable[FetchResult], columns: Sequence[str]) -> FetchResult:
-    """Several fetches of one entity as one result (frames stacked, rejections kept)."""
-    results = list(results)
-    frames = [r.frame for r in results if not r.frame.empty]
-    if not frames:
-        empty = results[0].frame.iloc[0:0] if results else pd.DataFrame(columns=list(columns))
-        return FetchResult(empty, [r for result in results for r in result.rejected])
-    return FetchResult(
-        pd.concat(frames, ignore_index=True), [r for result in results for r in result.rejected]
-    )
-
-
-def is_not_found(error: SourceSystemError) -> bool:
-    """The source answered that it has no such record (HTTP 404, or a `NOT_FOUND` SOAP fault)."""
-    return error.status_code == 404 or "NOT_FOUND" in str(getattr(error, "fault_code", ""))
-
-
-def fetch_each(
-    fetch_one: Callable[[str], FetchResult],
-    keys: Sequence[str],
-    *,
-    entity: str,
-    key_field: str,
-    columns: Sequence[str],
-    parallel: int,
-) -> FetchResult:
-    """Fetch records one by one, `parallel` at a time; a record the source does not have is rejected.
-
-    Any other failure (the source down after retries, refused credentials) propagates: the sync fails.
-    """
-
-    def fetch(key: str) -> FetchResult:
-        try:
-            return fetch_one(key)
-        except SourceSystemError as error:
-            if not is_not_found(error):
-                raise
-            return FetchResult(pd.DataFrame(), [RejectedRecord(entity, key, key_field, error.reason)])
-
-    if not keys:
-        return FetchResult(pd.DataFrame(columns=list(columns)))
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        results = list(pool.map(fetch, keys))
-    return merge_results(results, columns)
-
-
 def distinct_values(frames: Iterable[pd.DataFrame], column: str) -> list[str]:
     """The distinct non-null values of `column` over `frames`, sorted."""
     values: set[str] = set()
     for frame in frames:
         if column in frame:
-            values.update(str(v) for v in frame[column].dropna())
+            distinct = pd.unique(frame[column].dropna())
+            if all(type(v) is str for v in distinct):
+                values.update(distinct)  # ids are text: hash them once each, not once per row
+            else:
+                values.update(str(v) for v in frame[column].dropna())
     return sorted(values)
 
 

@@ -184,8 +184,7 @@ class PiWebApiSimulator:
         start, end = _time_param(request, "startTime"), _time_param(request, "endTime")
         max_count = _int_param(request, "maxCount", DEFAULT_MAX_COUNT)
         self._check_count("maxCount", max_count)
-        points = self.source.points(tag, start, end + INCLUSIVE_END)
-        return wire_values(_first(points, max_count))
+        return wire_values(self.source.first_points(tag, start, end + INCLUSIVE_END, max_count))
 
     def _interpolated_values(self, tag: str, request: Request) -> bytes:
         start, end = _time_param(request, "startTime"), _time_param(request, "endTime")
@@ -288,11 +287,6 @@ def _with_no_data(points: PointArrays, outside: np.ndarray) -> PointArrays:
     text = text.copy()
     text[outside] = "No Data"
     return PointArrays(points.ts_us, points.value, points.quality, text)
-
-
-def _first(points: PointArrays, count: int) -> PointArrays:
-    text = points.text_value[:count] if points.text_value is not None else None
-    return PointArrays(points.ts_us[:count], points.value[:count], points.quality[:count], text)
 
 
 def _time_param(request: Request, name: str) -> datetime:

@@ -73,6 +73,12 @@ class PointSource(ABC):
     def points(self, tag: str, start: datetime, end: datetime) -> PointArrays:
         """Readings of `tag` with start <= ts < end; KeyError for an unknown tag."""
 
+    def first_points(self, tag: str, start: datetime, end: datetime, count: int) -> PointArrays:
+        """The first `count` of `points(tag, start, end)` (a source may skip building the rest)."""
+        points = self.points(tag, start, end)
+        text = points.text_value[:count] if points.text_value is not None else None
+        return PointArrays(points.ts_us[:count], points.value[:count], points.quality[:count], text)
+
     @staticmethod
     def from_plant(
         plant: SimulatedPlant,
@@ -118,9 +124,14 @@ class SyntheticPointSource(PointSource):
         return list(self.tag_names)
 
     def points(self, tag: str, start: datetime, end: datetime) -> PointArrays:
+        return self.first_points(tag, start, end, self.points_per_tag)
+
+    def first_points(self, tag: str, start: datetime, end: datetime, count: int) -> PointArrays:
+        """Builds only the readings it returns (a PI page of `maxCount` out of a whole day)."""
         tag_index = self._index[tag]
         first = max(0, -(-(to_micros(start) - self.origin_us) // self.interval_us))
         stop = min(self.points_per_tag, -(-(to_micros(end) - self.origin_us) // self.interval_us))
+        stop = min(stop, first + max(0, count))
         positions = np.arange(first, max(first, stop), dtype=np.int64)
         ripple = (positions * 2_654_435_761 % 1_000) / 1_000.0
         values = 50.0 + 10.0 * np.sin(positions * 0.001 + tag_index) + ripple

@@ -93,6 +93,16 @@ def test_backfilling_the_same_days_twice_leaves_identical_points(
         assert partition_status(instance) == dict.fromkeys(DAYS, "MATERIALIZED")
         materializations = instance.fetch_materializations(HISTORIAN_POINTS, limit=10).records
         assert len(materializations) == 6  # one per day per run
+        # Each day's materialization carries that day's own figures, not the run's.
+        latest = {str(r.partition_key): r.asset_materialization for r in materializations[:3]}
+        assert sorted(latest) == DAYS
+        for day, materialization in latest.items():
+            assert materialization is not None
+            assert (
+                materialization.metadata["first_timestamp"].value
+                >= datetime.fromisoformat(f"{day}T00:00:00+00:00").timestamp()
+            )
+            assert materialization.metadata["points_imported"].value > 0
 
     assert points_after_first.num_rows > 0
     assert points_after_second.num_rows == points_after_first.num_rows
