@@ -60,7 +60,7 @@ def test_celery_sends_steps_to_the_broker_named_by_the_environment(monkeypatch: 
 @pytest.mark.parametrize(
     ("environment", "message"),
     [
-        ({"OEE_EXECUTOR": "dask"}, "OEE_EXECUTOR: must be 'multiprocess' or 'celery', got 'dask'"),
+        ({"OEE_EXECUTOR": "dask"}, "OEE_EXECUTOR: must be 'multiprocess', 'celery' or 'k8s', got 'dask'"),
         ({"OEE_EXECUTOR": "celery"}, "OEE_EXECUTOR=celery needs OEE_CELERY_BROKER_URL"),
     ],
 )

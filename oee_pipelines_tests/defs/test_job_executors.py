@@ -64,14 +64,6 @@ def test_with_k8s_each_heavy_step_and_each_asset_graph_step_is_a_kubernetes_job(
     assert definitions.resolve_implicit_global_asset_job_def().executor_def.name == "k8s"
 
 
-def test_an_unknown_executor_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(executor_defs.EXECUTOR_ENV, "ray")
-    with pytest.raises(
-        ValueError, match="OEE_EXECUTOR: must be 'multiprocess', 'celery' or 'k8s', got 'ray'"
-    ):
-        executor_defs.executor()
-
-
 @dg.asset
 def reading() -> None:
     return None
