@@ -184,22 +184,17 @@ def _work_order_sync(url: str, count: int) -> list[dict]:
     parts = {name: statistics.median(run[name] for run in runs) for name in ("parse", "map", "write")}
     parts["total"] = statistics.median(sum(run.values()) for run in runs)
     baseline_seconds = statistics.median(copies)
-    value, baseline = count / seconds, count / baseline_seconds
+    baseline = count / baseline_seconds
     client_seconds = parts["total"]
     part = f"mes/erp: {count:,} SAP OData work orders"
     return [
-        {
-            "name": (
-                f"mes/erp: {count:,} work orders via SAP OData $filter"
-                f" ({ORDER_KEYS_PER_REQUEST} per request) -> warehouse"
-            ),
-            "value": value,
-            "unit": "rows/s",
-            "seconds": seconds,
-            "baseline_name": "warehouse binary COPY of the same rows",
-            "baseline_value": baseline,
-            "ratio": value / baseline,
-        },
+        _part_row(
+            f"mes/erp: {count:,} work orders via SAP OData $filter ({ORDER_KEYS_PER_REQUEST} per request)"
+            " -> warehouse",
+            count,
+            seconds,
+            baseline,
+        ),
         _part_row(
             f"{part}: server JSON generation alone (ASGI app in process)", count, generation_seconds, baseline
         ),
