@@ -158,8 +158,8 @@ DATA_MART_SELECT = sql.SQL(
 )
 
 
-# The view materialized per day by the `oee_data_mart` asset (sql/050): scanning it is about three
-# times faster than the `oee_data_mart` view, whose per-snapshot downtime subquery dominated an export.
+# The view materialized per day by the `oee_data_mart` asset: indexed for the org / line / machine and
+# time filters exports use, with float measures, and no joins left to run per export.
 DATA_MART_TABLE = "oee_data_mart_table"
 
 

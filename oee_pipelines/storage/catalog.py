@@ -738,8 +738,8 @@ MART_VIEW = _mart(
     "oee_data_mart",
     Location.VIEW,
     "numeric",
-    "Each snapshot joined with its machine, line, shift, work order and product, and the downtime "
-    "minutes overlapping its window (computed per query; BI reads oee_data_mart_table).",
+    "Each snapshot joined with its machine, line, shift, work order and product, with its downtime "
+    "minutes and its work order's material figures (ad-hoc SQL; BI reads oee_data_mart_table).",
 )
 MART_TABLE = _mart(
     "oee_data_mart_table",

@@ -18,7 +18,11 @@ import pyarrow.compute as pc
 from oee_pipelines.connectors.mes import make_mes_connector
 from oee_pipelines.defs.mart.assets import oee_data_mart
 from oee_pipelines.defs.oee.assets import oee_downtime_events, oee_snapshots, operator_shifts, shift_reports
-from oee_pipelines.defs.oee.checks import performance_within_limit, snapshot_grid_complete
+from oee_pipelines.defs.oee.checks import (
+    performance_within_limit,
+    snapshot_downtime_matches_events,
+    snapshot_grid_complete,
+)
 from oee_pipelines.defs.reference.assets import reference_assets
 from oee_pipelines.defs.telemetry.assets import enriched_telemetry
 from oee_pipelines.defs.telemetry.checks import (
@@ -59,6 +63,7 @@ OEE_CHECKS = [
     telemetry_complete,
     snapshot_grid_complete,
     performance_within_limit,
+    snapshot_downtime_matches_events,
 ]
 # What the OEE assets read but do not build: declared so that the test graph has the real partitions.
 UPSTREAM_SPECS = [

@@ -1,9 +1,9 @@
 """`oee_data_mart`: the BI table `oee_data_mart_table`, refreshed per day from the `oee_data_mart` view.
 
-The view (sql/050) joins each snapshot with its machine, line, shift, work order and product and the
-minutes of downtime overlapping its own window. Computing that per query is too slow for BI over
-months, so this asset copies a day's rows into the indexed table in one transaction (delete the day,
-insert it again). The view stays for ad-hoc SQL.
+The view (sql/054) joins each snapshot with its machine, line, shift, work order and product and the
+work order's material figures. BI tools and exports read months of it, so this asset copies a day's
+rows into a table indexed for their filters, with `double precision` measures, in one transaction
+(delete the day, insert it again). The view stays for ad-hoc SQL.
 """
 
 import dagster as dg
@@ -62,14 +62,13 @@ def refresh_day(warehouse: WarehouseResource, columns: list[str], start: object,
     # its 15-minute syncs would make `rebuild_on_late_data` rebuild every day built so far.
     deps=[
         "oee_snapshots",
-        "oee_downtime_events",
         "shift_reports",
         "material_consumption",
         "production_variance",
     ],
     automation_condition=rebuild_on_late_data(),
-    description="The OEE data mart as an indexed table (one row per snapshot, denormalized, downtime "
-    "minutes overlapping the window), refreshed per day for BI tools and exports.",
+    description="The OEE data mart as an indexed table (one row per snapshot, denormalized, with its "
+    "downtime minutes and work order figures), refreshed per day for BI tools and exports.",
 )
 def oee_data_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     columns = mart_columns(warehouse)

@@ -1,4 +1,5 @@
-"""Asset checks on `oee_snapshots`: a complete window grid (blocking) and performance above 105 % (WARN)."""
+"""Asset checks on `oee_snapshots`: a complete window grid (blocking), performance above 105 % (WARN) and
+the stored downtime minutes against the derived downtime events (what the mart view reads, sql/054)."""
 
 import dagster as dg
 
@@ -8,6 +9,7 @@ from oee_pipelines.domain.days import day_bounds
 from oee_pipelines.domain.oee import WINDOW_MINUTES
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.oee.inputs import alert_counts
+from oee_pipelines.services.oee.window_downtime import TOLERANCE_MINUTES, check_window_downtime
 
 WINDOWS_PER_DAY = 24 * 60 // WINDOW_MINUTES
 
@@ -57,4 +59,30 @@ def performance_within_limit(
         passed=windows == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"windows_above_limit": windows},
+    )
+
+
+@dg.asset_check(
+    asset="oee_snapshots",
+    description="Each window's stored planned / unplanned downtime (what the data mart reads) equals the "
+    f"minutes of derived downtime events overlapping it, within {TOLERANCE_MINUTES} minutes.",
+)
+def snapshot_downtime_matches_events(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    days = partition_days(context.op_execution_context)
+    start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
+    with warehouse.connect() as conn:
+        check = check_window_downtime(conn, start, end)
+    return dg.AssetCheckResult(
+        passed=check.off.empty,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "windows": check.windows,
+            "windows_off": len(check.off),
+            "stored_downtime_minutes": round(check.stored_minutes, 4),
+            "first_off": dg.MetadataValue.md(check.off.head(10).to_markdown(index=False))
+            if len(check.off)
+            else "",
+        },
     )

@@ -1,4 +1,8 @@
-"""The corrected data mart: downtime minutes overlapping each snapshot's own window, and the table refresh."""
+"""The corrected data mart: downtime minutes overlapping each snapshot's own window, and the table refresh.
+
+The minutes are the ones the OEE stage stores with each snapshot (sql/054); the events below are what the
+stage derived them from (the hand-computed overlap cases are in services/oee/test_window_downtime.py).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ INSERT INTO sites (id, org_id, name) VALUES ('S1', 'o1', 'Site');
 INSERT INTO production_lines (id, org_id, site_id, name, code) VALUES ('L1', 'o1', 'S1', 'Line 1', 'L1');
 INSERT INTO machines (id, org_id, line_id, name, code) VALUES ('M1', 'o1', 'L1', 'Machine 1', 'M1');
 INSERT INTO oee_snapshots (org_id, machine_id, line_id, snapshot_time, window_start, scheduled_time,
-                           planned_production_time, actual_production_time, oee_pct)
-VALUES ('o1', 'M1', 'L1', '2025-01-15 10:15+00', '2025-01-15 10:00+00', 15, 13, 8, 50),
-       ('o1', 'M1', 'L1', '2025-01-15 10:30+00', '2025-01-15 10:15+00', 15, 15, 10, 60);
+                           planned_production_time, actual_production_time, oee_pct,
+                           planned_downtime, unplanned_downtime)
+VALUES ('o1', 'M1', 'L1', '2025-01-15 10:15+00', '2025-01-15 10:00+00', 15, 13, 8, 50, 2, 5),
+       ('o1', 'M1', 'L1', '2025-01-15 10:30+00', '2025-01-15 10:15+00', 15, 15, 10, 60, 0, 5);
 INSERT INTO oee_downtime_events (org_id, machine_id, line_id, start_time, end_time, duration_minutes,
                                  is_planned, reason_code, source_system)
 VALUES ('o1', 'M1', 'L1', '2025-01-15 10:10+00', '2025-01-15 10:20+00', 10, false, 'BRK-MECH', 'derived'),

@@ -73,6 +73,10 @@ def test_rematerializing_a_day_replaces_its_rows_exactly(plant_days, clean_datab
     assert checks["readings_within_range"].severity == dg.AssetCheckSeverity.WARN
     assert checks["readings_within_range"].metadata["out_of_range_alerts"].value > 0
     assert checks["machine_state_present"].passed and checks["snapshot_grid_complete"].passed
+    # What the mart view reads (each window's stored downtime) is what the derived events add up to.
+    downtime_check = checks["snapshot_downtime_matches_events"]
+    assert downtime_check.passed and downtime_check.metadata["windows"].value == 16 * 96
+    assert downtime_check.metadata["stored_downtime_minutes"].value > 0
 
 
 def late_good_pieces(loaded, machine_id: str, when: str, pieces: float) -> None:
