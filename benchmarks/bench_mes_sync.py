@@ -11,7 +11,10 @@ latency under 20 concurrent clients (the seed's "MES API response < 2 s P95").
    fetch minus generation), and the client side on the pages replayed from memory: parse (JSON
    decode), mapping to `work_orders` rows, warehouse write (references checked, upsert), and their
    total, which the issue holds to >= 0.5 of binary COPY. The client side and the COPY alternate
-   `REPEATS` times and each figure is the median. Then a MES REST sync of one line through
+   `REPEATS` times and each figure is the median. The write lands new orders (the table emptied
+   first), which `upsert_arrow` copies straight into the table once it finds none of their keys
+   stored; a further row times the write of a second identical sync (every key stored: staged and
+   merged, nothing changed). Then a MES REST sync of one line through
    `sync_mes`: 10,000 schedules (1,000 quick) paged at the server's 100, and the 10,000 work orders
    they name, one GET each, 8 at a time (the API has no batch read).
    `OEE_BENCH_MES_SYNC_ONLY=1` runs only these rows (while iterating); the full bench runs all.
@@ -183,6 +186,7 @@ def _work_order_sync(url: str, count: int) -> list[dict]:
         copies.append(_copy_seconds(url, {"work_orders": data}))
     parts = {name: statistics.median(run[name] for run in runs) for name in ("parse", "map", "write")}
     parts["total"] = statistics.median(sum(run.values()) for run in runs)
+    resync_seconds = _resync_seconds(url, warehouse, fetched, data, count)
     baseline_seconds = statistics.median(copies)
     baseline = count / baseline_seconds
     client_seconds = parts["total"]
@@ -214,6 +218,13 @@ def _work_order_sync(url: str, count: int) -> list[dict]:
         _part_row(f"{part}: client parse (pages replayed from memory)", count, parts["parse"], baseline),
         _part_row(f"{part}: mapping to work_orders rows", count, parts["map"], baseline),
         _part_row(f"{part}: warehouse write (references checked, upsert)", count, parts["write"], baseline),
+        _part_row(
+            f"{part}: warehouse write again, every order stored and unchanged (references checked,"
+            " staged upsert)",
+            count,
+            resync_seconds,
+            baseline,
+        ),
         _part_row(
             f"{part}: client side total (parse + map + write, replayed pages; median of {REPEATS})",
             count,
@@ -363,6 +374,20 @@ def _client_side(
     written = time.perf_counter()
     _expect(count, counts, rejected)
     return {"parse": parsed - started, "map": mapped - parsed, "write": written - mapped}
+
+
+def _resync_seconds(
+    url: str, warehouse: WarehouseResource, fetched: FetchResult, data: pa.Table, count: int
+) -> float:
+    """The write of a second identical sync: every key is stored, so the rows are staged and merged
+    (`upsert_arrow`'s path for stored keys; new keys, as in the rows above, are copied straight in)."""
+    _copy_seconds(url, {"work_orders": data})
+    started = time.perf_counter()
+    _, counts, rejected = _land_orders(warehouse, fetched)
+    seconds = time.perf_counter() - started
+    if counts.unchanged != count or rejected:
+        raise RuntimeError(f"expected {count} orders unchanged, got {counts} and {rejected} rejected")
+    return seconds
 
 
 def _mes_rest_sync(url: str, count: int) -> dict:

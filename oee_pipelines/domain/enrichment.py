@@ -390,8 +390,20 @@ def _ts_micros(table: pa.Table) -> np.ndarray:
 
 
 def _is_counter(table: pa.Table, rows: np.ndarray) -> np.ndarray:
-    signal = table["signal"].take(pa.array(rows, pa.int64()))
-    return pc.is_in(signal, value_set=pa.array(COUNTER_SIGNALS)).to_numpy(zero_copy_only=False).astype(bool)
+    """Whether each of `rows` (ascending) is a counter reading.
+
+    Taken chunk by chunk: a take over the chunked column would first concatenate all its strings.
+    """
+    counters = pa.array(COUNTER_SIGNALS)
+    found = np.zeros(len(rows), dtype=bool)
+    start = 0
+    for chunk in table["signal"].chunks:
+        first, last = np.searchsorted(rows, [start, start + len(chunk)])
+        if last > first:
+            signal = chunk.take(pa.array(rows[first:last] - start, pa.int64()))
+            found[first:last] = pc.is_in(signal, value_set=counters).to_numpy(zero_copy_only=False)
+        start += len(chunk)
+    return found
 
 
 def _reading_axis(table: pa.Table, ts: np.ndarray, groups: int) -> TimeAxis:

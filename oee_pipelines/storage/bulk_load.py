@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import Connection, sql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import Jsonb
@@ -115,15 +117,20 @@ def upsert_arrow(
     key_columns: Sequence[str],
     *,
     binary_staging: bool = True,
+    copy_new_keys: bool = True,
 ) -> UpsertCounts:
     """Insert new rows and update changed ones, keyed on `key_columns` (a unique constraint).
 
     Rows whose values did not change are left alone, so a second identical sync updates nothing.
     The staging rows travel as binary COPY when every column encodes exactly as the text COPY would
     read it (`binary_staging=False`: always as text, the reference the binary path is tested against).
+    When no key of `data` is stored yet, the rows are copied straight into `table` (see
+    `_copied_as_new`; `copy_new_keys=False`: always staged, the reference that path is tested against).
     """
     if data.num_rows == 0:
         return UpsertCounts(0, 0, 0)
+    if copy_new_keys and _copied_as_new(conn, table, data, key_columns, binary_staging):
+        return UpsertCounts(created=data.num_rows, updated=0, unchanged=0)
     staging = f"_staging_{table}"
     columns = data.column_names
     value_columns = [c for c in columns if c not in key_columns]
@@ -164,6 +171,83 @@ def upsert_arrow(
     created, merged = (int(row[0]), int(row[1])) if row else (0, 0)
     updated = merged - created
     return UpsertCounts(created=created, updated=updated, unchanged=data.num_rows - created - updated)
+
+
+def _copied_as_new(
+    conn: Connection, table: str, data: pa.Table, key_columns: Sequence[str], binary_staging: bool
+) -> bool:
+    """The fast path of `upsert_arrow` when none of the keys is stored yet (a first sync, new orders):
+    the rows go straight into `table` by COPY, as the staging rows would have, with neither a staging
+    table nor an `INSERT ... ON CONFLICT` over them. True when done, so every row was created.
+
+    Whether a key is stored only picks the path, it never decides a row's fate: a key stored meanwhile
+    or twice in `data`, or any row the table refuses, fails the COPY, which is rolled back, and the
+    staging path then runs as it always did (with its own counts, or its own error).
+    """
+    try:
+        stored_key = _stored_key_query(table, data, key_columns)
+    except pa.ArrowException:  # a key column Arrow cannot join into text: stage it, as before
+        return False
+    if stored_key is None:
+        return False
+    exists, params = stored_key
+    try:
+        with conn.transaction():
+            row = conn.execute(exists, params).fetchone()
+            if row is None or row[0]:
+                return False
+            _copy_into_staging(conn, table, table, data, binary_staging)
+            return True
+    except psycopg.Error:
+        if conn.broken:
+            raise
+        return False
+
+
+def _stored_key_query(
+    table: str, data: pa.Table, key_columns: Sequence[str]
+) -> tuple[sql.Composed, list[Any]] | None:
+    """The query whether any key of `data` is in `table`, stopping at the first one found, and its
+    parameters: `key = %s` for a key column with one value throughout, the values of the (one) other
+    key column as one text, a line each, probed one by one on the key's index. None when a key column
+    is not plain text or integers, or more than one varies (then `upsert_arrow` stages every row)."""
+    constant: list[sql.Composable] = []
+    constant_params: list[Any] = []
+    varying: list[tuple[str, str, sql.Composable]] = []  # (column, its values joined, cast)
+    for name in key_columns:
+        if name not in data.column_names:
+            return None
+        column = data.column(name)
+        kind = column.type
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        if not (text or pa.types.is_integer(kind)):
+            return None
+        if column.null_count == 0 and pc.all(pc.equal(column, column[0])).as_py():
+            constant.append(sql.SQL("{}.{} = %s").format(sql.Identifier(table), sql.Identifier(name)))
+            constant_params.append(column[0].as_py())
+            continue
+        values = pc.cast(column.drop_null(), pa.large_string()).combine_chunks()
+        if pc.any(pc.match_substring(values, "\n")).as_py():
+            return None
+        # One text rather than an array: nothing to build or parse per key, and no constant array of
+        # 100,000 keys for the planner to estimate one by one (as `= ANY(%s)` would have).
+        lines = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
+        joined = pc.binary_join(lines, pa.scalar("\n", pa.large_string()))
+        varying.append((name, joined[0].as_py(), sql.SQL("") if text else sql.SQL("::bigint")))
+    if len(varying) > 1 or not (constant or varying):
+        return None
+    if not varying:
+        where = sql.SQL(" AND ").join(constant)
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(sql.Identifier(table), where)
+        return query, constant_params
+    name, joined_values, cast = varying[0]
+    key = sql.SQL("{}.{} = _key.value{}").format(sql.Identifier(table), sql.Identifier(name), cast)
+    matches = [*constant, key]
+    query = sql.SQL(
+        "SELECT EXISTS (SELECT 1 FROM string_to_table(%s, E'\\n') AS _key(value) "
+        "WHERE EXISTS (SELECT 1 FROM {} WHERE {}))"
+    ).format(sql.Identifier(table), sql.SQL(" AND ").join(matches))
+    return query, [joined_values, *constant_params]
 
 
 def _copy_into_staging(

@@ -5,7 +5,8 @@ place, and a replaced partition folder's files are all written in a hidden stagi
 before each replaces its namesake (one rename each: a concurrent reader never finds the folder empty
 or a file missing); on an object store each file is encoded in memory first and sent in one PUT
 (atomic). Either way a replaced partition's stale files are removed after the new ones are in place,
-and a write that fails leaves the partition as it was.
+and a write that fails leaves the partition as it was. A file may also be handed over piece by piece
+(`TableStream`): it is then written row group by row group while its rows are still being produced.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import fsspec
 import pyarrow as pa
@@ -27,7 +28,22 @@ from fsspec.utils import get_protocol
 if TYPE_CHECKING:
     import duckdb
 
-PARQUET_OPTIONS = {"compression": "zstd", "row_group_size": 256_000}
+ROW_GROUP_ROWS = 256_000
+PARQUET_OPTIONS = {"compression": "zstd", "row_group_size": ROW_GROUP_ROWS}
+
+
+class TableStream:
+    """A table handed to the lake piece by piece (`tables`, each in `schema`), for a file that is written
+    while its rows are still being produced: the lake cuts the pieces into its row groups as they come,
+    so only one row group is held, never the whole file. The file is byte for byte the one
+    `pq.write_table` gives for the pieces concatenated (same row groups, same chunks in each)."""
+
+    def __init__(self, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+        self.schema = schema
+        self.tables = tables
+
+
+FileContents: TypeAlias = pa.Table | TableStream
 
 
 class Lake:
@@ -68,7 +84,7 @@ class Lake:
                 self.fs.rm(temporary)
         return target
 
-    def replace_folder(self, relative_folder: str, files: Mapping[str, pa.Table]) -> list[str]:
+    def replace_folder(self, relative_folder: str, files: Mapping[str, FileContents]) -> list[str]:
         """Make `relative_folder` hold exactly `files` (name -> table), replacing what was there."""
         target = self.path(relative_folder)
         if not self.is_local:
@@ -87,9 +103,9 @@ class Lake:
         staging = posixpath.join(target, f".staging-{uuid.uuid4().hex}")
         self.fs.makedirs(staging, exist_ok=True)
         try:
-            for name, table in files.items():
-                pq.write_table(table, posixpath.join(staging, name), **PARQUET_OPTIONS)
-                del table  # a streamed mapping builds the next part now: never two parts alive at once
+            for name, contents in files.items():
+                _write_parquet(contents, posixpath.join(staging, name))
+                del contents  # a streamed mapping builds the next part now: never two parts alive at once
             for name in files:
                 os.replace(posixpath.join(staging, name), posixpath.join(target, name))
             for path in self._list(target):
@@ -129,7 +145,46 @@ class Lake:
         return [info["name"] for info in self.fs.ls(folder, detail=True) if info["type"] == "file"]
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
+def _parquet_bytes(contents: FileContents) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    _write_parquet(contents, sink)
     return sink.getvalue().to_pybytes()
+
+
+def _write_parquet(contents: FileContents, where: str | pa.NativeFile) -> None:
+    if isinstance(contents, pa.Table):
+        pq.write_table(contents, where, **PARQUET_OPTIONS)
+        return
+    row_group_rows = ROW_GROUP_ROWS
+    options = {key: value for key, value in PARQUET_OPTIONS.items() if key != "row_group_size"}
+    writer: pq.ParquetWriter | None = None
+    try:
+        for row_group in _row_groups(contents, row_group_rows):
+            if writer is None:  # opened at the first full row group: no file while none is ready
+                writer = pq.ParquetWriter(where, contents.schema, **options)
+            writer.write_table(row_group, row_group_size=row_group_rows)
+            del row_group
+            pa.default_memory_pool().release_unused()  # the pool would keep the written group's pages
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _row_groups(contents: TableStream, row_group_rows: int) -> Iterator[pa.Table]:
+    """The stream's rows cut every `row_group_rows` (the chunks inside each as they came), as
+    `pq.write_table` cuts one table; a stream of no rows gives one table of no rows."""
+    buffered: list[pa.Table] = []
+    count, cut = 0, False
+    for table in contents.tables:
+        buffered.append(table)
+        count += table.num_rows
+        while count >= row_group_rows:
+            pending = pa.concat_tables(buffered)
+            buffered = []
+            rest = pending.slice(row_group_rows)
+            yield pending.slice(0, row_group_rows)
+            del pending
+            buffered, count, cut = ([rest] if rest.num_rows else []), rest.num_rows, True
+            del rest
+    if count or not cut:
+        yield pa.concat_tables(buffered) if buffered else contents.schema.empty_table()

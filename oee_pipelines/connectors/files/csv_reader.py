@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import os
+import queue
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,10 @@ SLICE_BYTES = 8 * 1024 * 1024
 # Arrow's default block, as `read_csv` reads a whole file with: a record longer than a block is
 # refused alike either way.
 READ_BLOCK_BYTES = 1024 * 1024
+# How often a read-ahead thread waiting to hand on a slice checks whether it is still wanted.
+_HAND_ON_SECONDS = 0.05
+# Whether a file read whole is parsed on all of Arrow's threads first (see `_parse`).
+PARSE_WITH_THREADS = True
 # Share of control characters (other than tab, CR, LF) above which the content is not text.
 BINARY_CONTROL_SHARE = 0.01
 ERROR_TEXT_CHARS = 200
@@ -57,7 +64,7 @@ def read_csv(data: bytes, file_name: str, encoding: str | None = None) -> TextSh
     """
     utf8, encoding = _as_utf8(data, file_name, encoding)
     header_text = _first_line(utf8).decode("utf-8").rstrip("\r")
-    return _sheet(pa.BufferReader(pa.py_buffer(utf8)), header_text, file_name, encoding)
+    return _sheet(lambda: pa.BufferReader(pa.py_buffer(utf8)), header_text, file_name, encoding)
 
 
 def read_csv_file(path: Path, file_name: str, encoding: str | None = None) -> TextSheet:
@@ -68,8 +75,8 @@ def read_csv_file(path: Path, file_name: str, encoding: str | None = None) -> Te
     header_text = _streamable_header(path, file_name, encoding)
     if header_text is None:
         return read_csv(path.read_bytes(), file_name, encoding)
-    with pa.input_stream(str(path)) as stream:  # Arrow skips a UTF-8 byte-order mark itself
-        return _sheet(stream, header_text, file_name, "utf-8")
+    # Arrow skips a UTF-8 byte-order mark itself.
+    return _sheet(lambda: pa.input_stream(str(path)), header_text, file_name, "utf-8")
 
 
 def read_csv_file_in_slices(
@@ -145,6 +152,52 @@ def _next_slice(batches: Iterator[pa.RecordBatch], blocks: int) -> pa.Table | No
     return pa.Table.from_batches(taken) if taken else None
 
 
+def _read_ahead(
+    batches: Iterator[pa.RecordBatch], blocks: int, skipped: list[RowError]
+) -> Generator[tuple[pa.Table | None, int], None, None]:
+    """The slices of `_next_slice` (None last), each with how many rows the parser had refused when
+    it was read; the next slice is parsed on a thread meanwhile (Arrow's parser releases the GIL), so
+    parsing overlaps validating the slice before. The parser is still called one slice after another,
+    single-threaded, so it numbers the rows it refuses and refuses them in the same order.
+
+    At most one slice waits beside the one being validated. An error while parsing is raised here,
+    in its place among the slices; leaving early stops the thread before returning."""
+    ready: queue.Queue[tuple[pa.Table | None, int, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_on(item: tuple[pa.Table | None, int, BaseException | None]) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=_HAND_ON_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def parse() -> None:
+        try:
+            while not stop.is_set():
+                table = _next_slice(batches, blocks)
+                hand_on((table, len(skipped), None))
+                if table is None:
+                    return
+        except BaseException as exc:  # handed to the reader, raised there
+            hand_on((None, len(skipped), exc))
+
+    parser = threading.Thread(target=parse, name="csv-read-ahead", daemon=True)
+    parser.start()
+    try:
+        while True:
+            table, refused, error = ready.get()
+            if error is not None:
+                raise error
+            yield table, refused
+            if table is None:
+                return
+    finally:
+        stop.set()
+        parser.join()
+
+
 def _streamable_header(path: Path, file_name: str, encoding: str | None) -> str | None:
     """The header line of a UTF-8 file that Arrow can parse from the disk; None when it cannot."""
     with path.open("rb") as handle:
@@ -192,26 +245,26 @@ def _sheet_slices(
                 parse_options=parse_options,
                 convert_options=convert_options,
             )
-            batches = iter(reader)
-            while True:
-                batch = _next_slice(batches, blocks_per_slice)
-                # Rows refused so far include every one before this batch's end (the parser may
-                # have read ahead), so the batch's rows are the next ones not refused.
-                found, handed_on = skipped[handed_on:], len(skipped)
-                skipped_rows = np.union1d(skipped_rows, [error.row for error in found])
-                if batch is None:
-                    break
-                later_refused = skipped_rows[skipped_rows >= next_row]
-                candidates = np.arange(next_row, next_row + batch.num_rows + len(later_refused))
-                numbers = candidates[~np.isin(candidates, later_refused)][: batch.num_rows]
-                next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
-                table = batch.select(positions).rename_columns(names).combine_chunks()
-                frame = table.to_pandas(types_mapper=_text_types)
-                slices += 1
-                yield build_sheet(frame, numbers, file_name, read_errors=found, details=details)
-                # The slice just validated is garbage now: hand its memory back before the next.
-                del table, frame
-                pa.default_memory_pool().release_unused()
+            # Closed (its thread stopped) before the stream is, however this generator ends.
+            with closing(_read_ahead(iter(reader), blocks_per_slice, skipped)) as ahead:
+                for batch, refused in ahead:
+                    # Rows refused so far include every one before this batch's end (the parser may
+                    # have read ahead), so the batch's rows are the next ones not refused.
+                    found, handed_on = skipped[handed_on:refused], refused
+                    skipped_rows = np.union1d(skipped_rows, [error.row for error in found])
+                    if batch is None:
+                        break
+                    later_refused = skipped_rows[skipped_rows >= next_row]
+                    candidates = np.arange(next_row, next_row + batch.num_rows + len(later_refused))
+                    numbers = candidates[~np.isin(candidates, later_refused)][: batch.num_rows]
+                    next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
+                    table = batch.select(positions).rename_columns(names).combine_chunks()
+                    frame = table.to_pandas(types_mapper=_text_types)
+                    slices += 1
+                    yield build_sheet(frame, numbers, file_name, read_errors=found, details=details)
+                    # The slice just validated is garbage now: hand its memory back before the next.
+                    del table, frame
+                    pa.default_memory_pool().release_unused()
         except pa.ArrowInvalid as exc:
             raise UnreadableFileError(file_name, f"not a readable CSV file: {exc}") from None
     if found or not slices:
@@ -220,7 +273,9 @@ def _sheet_slices(
         yield build_sheet(frame, np.empty(0, dtype=np.int64), file_name, read_errors=found, details=details)
 
 
-def _sheet(content: pa.NativeFile, header_text: str, file_name: str, encoding: str) -> TextSheet:
+def _sheet(
+    content: Callable[[], pa.NativeFile], header_text: str, file_name: str, encoding: str
+) -> TextSheet:
     delimiter = _detect_delimiter(header_text)
     header = next(csv.reader([header_text], delimiter=delimiter), [])
     names, positions = header_names(header)
@@ -294,20 +349,48 @@ def _detect_delimiter(header_text: str) -> str:
 
 
 def _parse(
-    content: pa.NativeFile, width: int, delimiter: str, file_name: str
+    content: Callable[[], pa.NativeFile], width: int, delimiter: str, file_name: str
 ) -> tuple[pa.Table, list[RowError]]:
+    """The file's rows as text, and the rows refused with their numbers.
+
+    Parsed first on all of Arrow's threads; a file with a row to refuse (whose number only the
+    single-threaded parser knows) or that cannot be parsed is parsed again single-threaded, which
+    refuses it, or numbers its refused rows, as ever. `content` opens the file's bytes anew."""
+    if PARSE_WITH_THREADS:
+        read_options, parse_options, convert_options = _csv_options(width, delimiter, [])
+        read_options.use_threads = True
+        read_options.block_size = READ_BLOCK_BYTES
+        # Threads do not know a row's number: the first row to refuse stops this attempt.
+        parse_options.invalid_row_handler = _stop_at_refused_row
+        try:
+            with content() as source:
+                table = pa_csv.read_csv(
+                    source,
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=convert_options,
+                )
+            return table, []
+        except pa.ArrowInvalid:
+            pass  # a row to refuse, or a file to refuse: parsed again single-threaded
     skipped: list[RowError] = []
     read_options, parse_options, convert_options = _csv_options(width, delimiter, skipped)
+    read_options.block_size = READ_BLOCK_BYTES
     try:
-        table = pa_csv.read_csv(
-            content,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
+        with content() as source:
+            table = pa_csv.read_csv(
+                source,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
     except pa.ArrowInvalid as exc:
         raise UnreadableFileError(file_name, f"not a readable CSV file: {exc}") from None
     return table, skipped
+
+
+def _stop_at_refused_row(row: pa_csv.InvalidRow) -> str:
+    return "error"
 
 
 def _csv_options(
@@ -357,5 +440,9 @@ def _kept_row_numbers(kept_rows: int, skipped: list[RowError]) -> np.ndarray:
     return every_row[~np.isin(every_row, [error.row for error in skipped])]
 
 
+_ARROW_TEXT = pd.StringDtype("pyarrow")
+
+
 def _text_types(arrow_type: pa.DataType) -> pd.StringDtype | None:
-    return pd.StringDtype("pyarrow") if arrow_type in (pa.string(), pa.large_string()) else None
+    # One dtype for every column: building a StringDtype per column and slice costs more than it reads.
+    return _ARROW_TEXT if arrow_type in (pa.string(), pa.large_string()) else None

@@ -129,6 +129,10 @@ def _valid_utf8(chunks: Iterable[bytes | memoryview]) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for chunk in chunks:
+            # ASCII (most files) is valid UTF-8: `isascii` checks it far faster than decoding, and the
+            # decoder is skipped only when it holds no partial character from the chunk before.
+            if isinstance(chunk, bytes) and chunk.isascii() and not decoder.getstate()[0]:
+                continue
             decoder.decode(chunk)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:

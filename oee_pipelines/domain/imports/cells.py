@@ -249,6 +249,8 @@ def clean_text(raw: pd.Series) -> pd.Series:
     is: a large file's text is then held once, not once per step."""
     text = raw.astype(TEXT_DTYPE)
     cells = text.array.__arrow_array__()
+    if not _may_need_cleaning(cells):
+        return text
     stripped = pc.utf8_trim_whitespace(cells)
     empty = pc.equal(stripped, "")
     if (
@@ -258,6 +260,67 @@ def clean_text(raw: pd.Series) -> pd.Series:
         return text
     cleaned = pc.if_else(empty, pa.scalar(None, stripped.type), stripped)
     return pd.Series(pd.arrays.ArrowStringArray(cleaned), index=raw.index, name=raw.name)
+
+
+# Bytes a cell may start or end with and still be left as it is by `utf8_trim_whitespace`: printable
+# ASCII other than the space. (Any Unicode blank is a control or space byte, or starts or ends with a
+# byte above 0x7f in UTF-8.)
+_KEPT_EDGE_BYTES = np.zeros(256, dtype=bool)
+_KEPT_EDGE_BYTES[0x21:0x7F] = True
+
+
+def _may_need_cleaning(cells: pa.ChunkedArray | pa.Array) -> bool:
+    """False when no cell is missing or empty and none starts or ends with a blank: `clean_text` then
+    keeps the column as it is. Looks only at each cell's first and last byte (through the offsets), so
+    the usual column costs no trimmed copy; True (do the full check) whenever unsure."""
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
+    for chunk in chunks:
+        if chunk.null_count:
+            return True
+        if not len(chunk):
+            continue
+        layout = _string_layout(chunk)
+        if layout is None:
+            return True
+        offsets, data = layout
+        starts, ends = offsets[:-1], offsets[1:]
+        if bool(np.any(ends <= starts)):  # an empty cell
+            return True
+        if not (_KEPT_EDGE_BYTES[data[starts]].all() and _KEPT_EDGE_BYTES[data[ends - 1]].all()):
+            return True
+    return False
+
+
+def _string_layout(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string array's offsets (one more than its cells) and data bytes, without a copy; None for
+    another type or an array without data bytes (every cell empty or missing)."""
+    if chunk.type == pa.large_string():
+        offset_type: type[np.signedinteger] = np.int64
+    elif chunk.type == pa.string():
+        offset_type = np.int32
+    else:
+        return None
+    _, offset_buffer, data_buffer = chunk.buffers()
+    if offset_buffer is None or data_buffer is None or not len(data_buffer):
+        return None
+    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[chunk.offset : chunk.offset + len(chunk) + 1]
+    return offsets, np.frombuffer(data_buffer, dtype=np.uint8)
+
+
+def _bytes_from_end(cells: pa.ChunkedArray | pa.Array, back: int) -> np.ndarray | None:
+    """Each cell's byte `back` places before its end, read through the offsets; meaningless for a cell
+    shorter than `back` or missing (the caller looks only at cells it knows are long enough). None when
+    the cells are not laid out as plain strings."""
+    parts = []
+    for chunk in cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]:
+        if not len(chunk):
+            continue
+        layout = _string_layout(chunk)
+        if layout is None:
+            return None
+        offsets, data = layout
+        parts.append(data[np.clip(offsets[1:] - back, 0, len(data) - 1)])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
 
 
 def present(text: pd.Series) -> np.ndarray:
@@ -274,14 +337,15 @@ def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
     cells = _arrow_text(text)
     numbers = np.full(len(text), np.nan, dtype=np.float64)
-    fast = _mask(
-        pc.and_(
-            pc.match_substring_regex(cells, _FAST_NUMBER),
-            pc.less_equal(pc.utf8_length(cells), FAST_NUMBER_CHARS),
-        )
-    )
-    fast &= ~_mask(pc.match_substring_regex(cells, _NEGATIVE_ZERO))
-    if fast.any():
+    fast = _plain_decimals(cells)
+    # Only a cell starting "-0" can be a negative zero: the regex looks at those alone.
+    maybe_negative_zero = fast & _mask(pc.starts_with(cells, "-0"))
+    if maybe_negative_zero.any():
+        candidates = cells.filter(pa.array(maybe_negative_zero))
+        fast[maybe_negative_zero] = ~_mask(pc.match_substring_regex(candidates, _NEGATIVE_ZERO))
+    if fast.all():
+        numbers[:] = _arrow_floats(cells)
+    elif fast.any():
         numbers[fast] = _arrow_floats(cells.filter(pa.array(fast)))
     slow = present(text) & ~fast
     if slow.any():
@@ -294,6 +358,21 @@ def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         if positions.size:
             numbers[positions] = _pandas_numbers(text.iloc[positions])
     return numbers, present(text) & ~np.isfinite(numbers)
+
+
+def _plain_decimals(cells: pa.ChunkedArray) -> np.ndarray:
+    """The cells matching `_FAST_NUMBER` in at most `FAST_NUMBER_CHARS` characters. Cells of ASCII
+    digits alone (whole-number columns) match it without the regex, which looks at the others only."""
+    short = _mask(pc.less_equal(pc.utf8_length(cells), FAST_NUMBER_CHARS))
+    digits = _mask(pc.ascii_is_decimal(cells))
+    others = ~digits
+    if others.all():
+        return short & _mask(pc.match_substring_regex(cells, _FAST_NUMBER))
+    fast = short & digits
+    if others.any():
+        matched = _mask(pc.match_substring_regex(cells.filter(pa.array(others)), _FAST_NUMBER))
+        fast[others] = short[others] & matched
+    return fast
 
 
 def _pandas_numbers(text: pd.Series) -> np.ndarray:
@@ -389,13 +468,23 @@ def _arrow_timestamps(
     """The `fast` cells with a zone (Z or an offset) and those without, and their int64 microseconds:
     UTC instants for the first, wall-clock times for the others. Raises ArrowInvalid for a day that
     does not exist."""
-    # In a `_FAST_TIMESTAMP` cell only an offset puts a sign sixth from the end.
-    sign = pc.is_in(pc.utf8_slice_codeunits(cells, -6, -5), value_set=pa.array(["+", "-"], cells.type))
-    aware = fast & _mask(pc.or_(pc.ends_with(cells, "Z"), sign))
+    # In a `_FAST_TIMESTAMP` cell only an offset puts a sign sixth from the end. Such a cell is ASCII
+    # and at least 16 characters long, so its bytes are its characters.
+    last, sixth_last = _bytes_from_end(cells, 1), _bytes_from_end(cells, 6)
+    if last is not None and sixth_last is not None:
+        aware = fast & ((last == ord("Z")) | (sixth_last == ord("+")) | (sixth_last == ord("-")))
+    else:
+        sign = pc.is_in(pc.utf8_slice_codeunits(cells, -6, -5), value_set=pa.array(["+", "-"], cells.type))
+        aware = fast & _mask(pc.or_(pc.ends_with(cells, "Z"), sign))
     naive = fast & ~aware
-    aware_micros = _arrow_micros(cells.filter(pa.array(aware)), pa.timestamp("us", tz="UTC"))
-    wall_clock = _arrow_micros(cells.filter(pa.array(naive)), pa.timestamp("us"))
+    aware_micros = _arrow_micros(_selected(cells, aware), pa.timestamp("us", tz="UTC"))
+    wall_clock = _arrow_micros(_selected(cells, naive), pa.timestamp("us"))
     return aware, naive, aware_micros, wall_clock
+
+
+def _selected(cells: pa.ChunkedArray | pa.Array, mask: np.ndarray) -> pa.ChunkedArray | pa.Array:
+    """The cells where `mask` holds (all of them without a filtered copy)."""
+    return cells if mask.all() else cells.filter(pa.array(mask))
 
 
 def _existing_days(cells: pa.ChunkedArray, fast: np.ndarray) -> np.ndarray:
@@ -484,6 +573,11 @@ class Codebook:
         self._known_text: pa.Array | None = None
         self._sorted = np.empty(0, dtype=np.int64)
         self._sorted_codes = np.empty(0, dtype=np.int64)
+        # Runs of values past all those before them (a log's slices in order), with their codes: kept
+        # aside and joined to the sorted array only when a search needs it, so a file in order never
+        # copies what it has numbered so far.
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._largest: int | None = None
         self._size = 0
 
     def codes(self, values: pd.Series | np.ndarray) -> np.ndarray:
@@ -503,10 +597,17 @@ class Codebook:
             return np.full(len(local), -1, dtype=np.int64)
         return np.where(local >= 0, known[np.maximum(local, 0)], -1)
 
-    def _text_codes(self, cells: pa.ChunkedArray) -> np.ndarray:
+    def _text_codes(self, cells: pa.ChunkedArray | pa.Array) -> np.ndarray:
         """`pd.factorize`'s numbering of text, found by one hash lookup of the column in the values
-        known so far (Arrow's `index_in`); the values new here are added in order of appearance."""
-        known = self._known_text if self._known_text is not None else pa.array([], cells.type)
+        known so far (Arrow's `index_in`); the values new here are added in order of appearance.
+        The first column given is numbered by one dictionary encoding, which numbers alike."""
+        if self._known_text is None:
+            whole = cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+            encoded = pc.dictionary_encode(whole)
+            self._known_text = encoded.dictionary
+            self._size = len(encoded.dictionary)
+            return np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
+        known = self._known_text
         found = pc.index_in(cells, value_set=known)
         new = _mask(pc.and_(pc.is_null(found), pc.is_valid(cells)))
         if new.any():
@@ -522,6 +623,15 @@ class Codebook:
 
         The values are looked up and inserted in sorted order: a sorted array searched in order stays
         in the cache, where searching it in the values' own order would not."""
+        if _all_after(numbers, self._largest):
+            # A log's times (and the codes combined from them) in order, past every value known:
+            # what the search below finds, without sorting or searching.
+            codes = self._size + np.arange(len(numbers), dtype=np.int64)
+            self._runs.append((numbers, codes))
+            self._largest = int(numbers[-1])
+            self._size += len(numbers)
+            return codes
+        self._join_runs()
         # Stable (timsort): the values of a log come mostly in order, which it sorts in one pass.
         order = np.argsort(numbers, kind="stable")
         in_order = numbers[order]
@@ -540,8 +650,17 @@ class Codebook:
         known[new_places] = new_codes
         self._sorted = _inserted(self._sorted, at[~found], in_order[~found])
         self._sorted_codes = _inserted(self._sorted_codes, at[~found], new_codes)
+        if len(self._sorted):
+            self._largest = int(self._sorted[-1])
         self._size += len(new_places)
         return known
+
+    def _join_runs(self) -> None:
+        """The runs kept aside appended to the sorted values (they all come after them, in order)."""
+        if self._runs:
+            self._sorted = np.concatenate([self._sorted, *(values for values, _ in self._runs)])
+            self._sorted_codes = np.concatenate([self._sorted_codes, *(codes for _, codes in self._runs)])
+            self._runs = []
 
     def _value_codes(self, uniques: pd.Index | np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndarray:
         if self._known is None:
@@ -574,12 +693,24 @@ def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray 
     return local.astype(np.intp), numbers[starts]
 
 
+def _all_after(numbers: np.ndarray, largest: int | None) -> bool:
+    """Whether `numbers` are strictly increasing and all above `largest` (None: nothing known)."""
+    if not len(numbers) or not bool(np.all(numbers[1:] > numbers[:-1])):
+        return False
+    return largest is None or bool(numbers[0] > largest)
+
+
 def _inserted(array: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:
     """`np.insert`; new values all after the known ones (a log's times) are appended in place into
     spare room at the end of the array's buffer, which doubles when full, so a file's slices do not
     copy everything known so far each time."""
     if len(at) and at[0] < len(array):
         return np.insert(array, at, values)
+    return _appended(array, values)
+
+
+def _appended(array: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`array` followed by `values`, written into spare room after `array` when its buffer has some."""
     size = len(array) + len(values)
     base = array.base if isinstance(array.base, np.ndarray) and array.base.ndim == 1 else None
     if base is None or len(base) < size or not np.shares_memory(base[:1], array[:1]):

@@ -137,8 +137,17 @@ def _telemetry_existing_keys(signals: tuple[str, ...] | None) -> Callable[..., p
 
 def _first_row_of_each_day(rows: pa.Table) -> pa.Table:
     """Telemetry rows reduced to the first of each UTC day: the lookup reads whole days."""
-    days = pc.cast(rows.column("ts"), pa.date32()).to_pandas()
-    return rows.take(days.drop_duplicates().index.to_numpy())
+    dates = pc.cast(rows.column("ts"), pa.date32())
+    if dates.null_count:  # (landed rows all have their time)
+        return rows.take(dates.to_pandas().drop_duplicates().index.to_numpy())
+    days = np.asarray(pc.cast(dates, pa.int32()).to_numpy(), dtype=np.int64)
+    if not len(days):
+        return rows.slice(0, 0)
+    if bool(np.all(days[1:] >= days[:-1])):  # rows in day order (a log): where each day starts
+        firsts = np.flatnonzero(np.concatenate([[True], days[1:] != days[:-1]]))
+    else:  # where each day first appears, in the rows' order (what `drop_duplicates` keeps)
+        firsts = np.sort(np.unique(days, return_index=True)[1])
+    return rows.take(pa.array(firsts))
 
 
 def _rows_by_day(rows: pa.Table) -> dict[date, pa.Table]:

@@ -117,13 +117,33 @@ def checked_references(
 ) -> FetchResult:
     """Reject rows naming a line, product, recipe or order the warehouse does not hold.
 
-    `references` maps a column to (table, ids landed by this sync).
+    `references` maps a column to (table, ids landed by this sync). The warehouse is asked once, for
+    every table at a time.
     """
+    asked: dict[str, set[str]] = {}
     for column, (table, landed) in references.items():
-        named = set(distinct_values([result.frame], column))
-        known = existing_ids(warehouse, table, named - set(landed)) | set(landed)
+        asked.setdefault(table, set()).update(set(distinct_values([result.frame], column)) - set(landed))
+    stored = stored_ids(warehouse, asked)
+    for column, (table, landed) in references.items():
+        known = stored[table] | set(landed)
         result = reject_unknown_references(result, entity, key_column, column, known, table)
     return result
+
+
+def stored_ids(warehouse: Warehouse, ids: Mapping[str, Collection[str]]) -> dict[str, set[str]]:
+    """`existing_ids` of several tables in one query: for each table, which of its `ids` it holds."""
+    asked = [(table, list(table_ids)) for table, table_ids in ids.items() if table_ids]
+    stored: dict[str, set[str]] = {table: set() for table in ids}
+    if not asked:
+        return stored
+    each = sql.SQL("SELECT {} AS n, id::text AS id FROM {} WHERE id = ANY(%s)")
+    query = sql.SQL(" UNION ALL ").join(
+        each.format(sql.Literal(n), sql.Identifier(table)) for n, (table, _) in enumerate(asked)
+    )
+    frame = warehouse.query_frame(query, [table_ids for _, table_ids in asked])
+    for n, value in zip(frame["n"], frame["id"], strict=True):
+        stored[asked[n][0]].add(str(value))
+    return stored
 
 
 def stored_recipe_versions(warehouse: Warehouse, recipe_ids: Collection[str]) -> dict[str, str]:

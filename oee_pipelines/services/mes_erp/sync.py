@@ -87,6 +87,11 @@ def reject_unknown_references(
     frame = result.frame
     values = frame[column]
     unknown = values.notna() & ~values.astype(object).isin(set(known))
+    if not unknown.any():  # nothing to drop: no copy of the frame, only its index reset as below
+        index = frame.index
+        plain = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+        kept = frame if plain else frame.reset_index(drop=True)
+        return FetchResult(kept, [*result.rejected])
     rejected = [
         RejectedRecord(entity, str(key), column, f"{value} is not in {target}")
         for key, value in zip(frame.loc[unknown, key_column], values[unknown], strict=True)

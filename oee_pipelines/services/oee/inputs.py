@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -154,12 +155,47 @@ def load_day_plan(warehouse: WarehouseResource, reference: PlantReference, day: 
 
 
 def raw_telemetry_day(lake: Lake, day: date, row_filter: pc.Expression | None = None) -> pa.Table:
-    """Every source's readings of one day (`telemetry/source=*/date=D/*.parquet`), in TELEMETRY_SCHEMA."""
-    files = lake.fs.glob(lake.path(RAW_TELEMETRY, "source=*", Lake.date_folder(day), "*.parquet"))
+    """Every source's readings of one day (`telemetry/source=*/date=D/*.parquet`), in TELEMETRY_SCHEMA.
+
+    Files are concatenated in path order, each in its own row order; a column a file lacks is NULL,
+    other types (dictionary strings, other integer widths, timestamp units) are cast to the schema's.
+    A whole day is read with DuckDB (issue 19: faster than a pyarrow dataset scan, see bench_enrichment); a
+    filtered read stays a pyarrow scan, whose filter skips the row groups and files it excludes."""
+    files = sorted(lake.fs.glob(lake.path(RAW_TELEMETRY, "source=*", Lake.date_folder(day), "*.parquet")))
     if not files:
         return TELEMETRY_SCHEMA.empty_table()
-    dataset = pads.dataset(sorted(files), schema=TELEMETRY_SCHEMA, filesystem=lake.fs, format="parquet")
+    if row_filter is None:
+        return _read_telemetry_files(lake, files)
+    dataset = pads.dataset(files, schema=TELEMETRY_SCHEMA, filesystem=lake.fs, format="parquet")
     return dataset.to_table(filter=row_filter)
+
+
+def _read_telemetry_files(lake: Lake, files: list[str]) -> pa.Table:
+    """The files' rows with DuckDB (default threads: one per core), conformed to TELEMETRY_SCHEMA."""
+    prefix = "" if lake.is_local else lake.url_root.split("://", 1)[0] + "://"
+    # No hive columns from `source=`/`date=`; columns matched by name, file by file, in file order.
+    source = "read_parquet($files, union_by_name = true, hive_partitioning = false)"
+    parameters = {"files": [prefix + path for path in files]}
+    connection = duckdb.connect()
+    try:
+        lake.register_in(connection)
+        described = {
+            row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}", parameters).fetchall()
+        }
+        present = [name for name in TELEMETRY_SCHEMA.names if name in described]
+        # A SQL query, not the relation API's `select`, which reads this about 1.5x slower.
+        columns_sql = ", ".join(f'"{name}"' for name in present) or "NULL AS no_telemetry_column"
+        table = connection.sql(f"SELECT {columns_sql} FROM {source}", params=parameters).to_arrow_table()
+    finally:
+        connection.close()
+    # DuckDB hands back TIMESTAMPTZ as tz "Etc/UTC" and may widen types across files: cast back.
+    columns = [
+        table.column(field.name).cast(field.type)
+        if field.name in present
+        else pa.nulls(table.num_rows, field.type)
+        for field in TELEMETRY_SCHEMA
+    ]
+    return pa.Table.from_arrays(columns, schema=TELEMETRY_SCHEMA)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from oee_pipelines.simulator.servers.point_source import (
     PointArrays,
     PointSource,
     iso_timestamps,
-    joined_json,
+    joined_json_buffer,
     json_numbers,
     stable_id,
     to_micros,
@@ -118,16 +118,13 @@ class PiWebApiSimulator:
         def body() -> bytes:
             tag = self._tag(request.path_params["web_id"])
             values = self._recorded_values(tag, request)
-            return b'{"Links":{},"Items":[' + values + b'],"UnitsAbbreviation":""}'
+            return b"".join([b'{"Links":{},"Items":[', values, b'],"UnitsAbbreviation":""}'])
 
         return await _answer(request, self.login, body)
 
     async def _streamset_recorded(self, request: Request) -> Response:
         def body() -> bytes:
-            streams = [
-                self._streamset_item(web_id, request) for web_id in request.query_params.getlist("webId")
-            ]
-            return b'{"Links":{},"Items":[' + b",".join(streams) + b"]}"
+            return self._streamset_body(request)
 
         return await _answer(request, self.login, body)
 
@@ -135,7 +132,7 @@ class PiWebApiSimulator:
         def body() -> bytes:
             tag = self._tag(request.path_params["web_id"])
             values = self._interpolated_values(tag, request)
-            return b'{"Links":{},"Items":[' + values + b'],"UnitsAbbreviation":""}'
+            return b"".join([b'{"Links":{},"Items":[', values, b'],"UnitsAbbreviation":""}'])
 
         return await _answer(request, self.login, body)
 
@@ -168,7 +165,20 @@ class PiWebApiSimulator:
             "Links": {"RecordedData": f"/piwebapi/streams/{web_id}/recorded"},
         }
 
+    def _streamset_body(self, request: Request) -> bytes:
+        """The whole streamset response, its parts copied once into the body."""
+        parts: list[bytes | pa.Buffer] = [b'{"Links":{},"Items":[']
+        for index, web_id in enumerate(request.query_params.getlist("webId")):
+            if index:
+                parts.append(b",")
+            parts += self._streamset_parts(web_id, request)
+        parts.append(b"]}")
+        return b"".join(parts)
+
     def _streamset_item(self, web_id: str, request: Request) -> bytes:
+        return b"".join(self._streamset_parts(web_id, request))
+
+    def _streamset_parts(self, web_id: str, request: Request) -> list[bytes | pa.Buffer]:
         tag = self._tag_by_web_id.get(web_id)
         head: dict[str, object] = {"WebId": web_id, "Name": tag, "Path": self.path(tag) if tag else None}
         head["Links"] = {}
@@ -176,24 +186,24 @@ class PiWebApiSimulator:
             status = 404 if tag is None else 502
             reason = "Unknown or invalid WebID." if tag is None else "PI Data Archive connection lost."
             head |= {"Items": [], "WebException": {"StatusCode": status, "Errors": [reason]}}
-            return orjson.dumps(head)
+            return [orjson.dumps(head)]
         values = self._recorded_values(tag, request)
-        return orjson.dumps(head)[:-1] + b',"Items":[' + values + b'],"UnitsAbbreviation":""}'
+        return [orjson.dumps(head)[:-1], b',"Items":[', values, b'],"UnitsAbbreviation":""}']
 
-    def _recorded_values(self, tag: str, request: Request) -> bytes:
+    def _recorded_values(self, tag: str, request: Request) -> pa.Buffer:
         start, end = _time_param(request, "startTime"), _time_param(request, "endTime")
         max_count = _int_param(request, "maxCount", DEFAULT_MAX_COUNT)
         self._check_count("maxCount", max_count)
-        return wire_values(self.source.first_points(tag, start, end + INCLUSIVE_END, max_count))
+        return wire_values_buffer(self.source.first_points(tag, start, end + INCLUSIVE_END, max_count))
 
-    def _interpolated_values(self, tag: str, request: Request) -> bytes:
+    def _interpolated_values(self, tag: str, request: Request) -> pa.Buffer:
         start, end = _time_param(request, "startTime"), _time_param(request, "endTime")
         interval_us = _interval_micros(request.query_params.get("interval", "1h"))
         start_us, end_us = to_micros(start), to_micros(end)
         self._check_count("the number of interpolated values", (end_us - start_us) // interval_us + 1)
         grid = np.arange(start_us, end_us + 1, interval_us, dtype=np.int64)
         known = self.source.points(tag, start - timedelta(days=1), end + timedelta(days=1))
-        return wire_values(interpolate(known, grid))
+        return wire_values_buffer(interpolate(known, grid))
 
     def _check_count(self, name: str, count: int) -> None:
         if count > self.max_returned_items_per_call:
@@ -228,38 +238,41 @@ async def _answer(request: Request, login: HistorianLogin, build: Callable[[], b
 
 def wire_values(points: PointArrays) -> bytes:
     """The `Items` of a values response: Timestamp, Value (number, digital state or error), flags."""
+    return wire_values_buffer(points).to_pybytes()
+
+
+def wire_values_buffer(points: PointArrays) -> pa.Buffer:
+    """`wire_values` as a view, not yet copied into `bytes`."""
     quality_class = np.select([points.quality == 0, points.quality == 50, points.quality == 75], [1, 2, 3], 0)
     flags = pc.take(QUALITY_FLAGS, pa.array(quality_class.astype(np.int8)))
     head = iso_timestamps(points.ts_us, before='{"Timestamp":"', after='","Value":')
-    return joined_json([head, _values(points), flags])
+    return joined_json_buffer([head, _values(points), flags])
 
 
 def _values(points: PointArrays) -> pa.Array:
     numbers = json_numbers(points.value)
     if points.text_value is None:
         return numbers
-    names = pa.array(points.text_value, pa.string())
+    # A state or an error object only where a reading has a name or is bad (a few in thousands):
+    # those few are written one by one, every other reading keeps its number.
+    names = points.text_value
     bad = points.quality == 0
-    system_values = pa.array(
-        [SYSTEM_STATE_VALUES.get(n, 307) if n else 0 for n in points.text_value[bad]], pa.int64()
-    )
-    state_values = numbers
-    if bad.any():
-        state_values = pc.replace_with_mask(numbers, pa.array(bad), pc.cast(system_values, pa.string()))
-    is_system = pc.if_else(pa.array(bad), "true", "false")
-    states = pc.binary_join_element_wise(
-        '{"Name":', _json_strings(names), ',"Value":', state_values, ',"IsSystem":', is_system, "}", ""
-    )
-    error = '{"Errors":["Value is bad; no system state recorded."]}'
-    with_text = pc.if_else(pc.is_null(names), pc.if_else(pa.array(bad), error, numbers), states)
-    return with_text
+    special = np.flatnonzero(bad | pc.is_valid(pa.array(names, pa.string())).to_numpy(zero_copy_only=False))
+    if len(special) == 0:
+        return numbers
+    texts = [_state_text(names[index], bool(bad[index]), numbers[index].as_py()) for index in special]
+    mask = np.zeros(len(numbers), dtype=bool)
+    mask[special] = True
+    return pc.replace_with_mask(numbers, pa.array(mask), pa.array(texts, pa.string()))
 
 
-def _json_strings(names: pa.Array) -> pa.Array:
-    """JSON string literals of a few distinct names (escaped once per distinct name)."""
-    encoded = pc.dictionary_encode(names)
-    literals = pa.array([orjson.dumps(n).decode() for n in encoded.dictionary.to_pylist()], pa.string())
-    return pc.take(literals, encoded.indices)
+def _state_text(name: str | None, bad: bool, number: str) -> str:
+    """The `Value` of one reading with a state name or bad quality: a state object or an error."""
+    if name is None:
+        return '{"Errors":["Value is bad; no system state recorded."]}'
+    value = str(SYSTEM_STATE_VALUES.get(name, 307) if name else 0) if bad else number
+    is_system = "true" if bad else "false"
+    return f'{{"Name":{orjson.dumps(name).decode()},"Value":{value},"IsSystem":{is_system}}}'
 
 
 def interpolate(points: PointArrays, grid_us: np.ndarray) -> PointArrays:

@@ -253,14 +253,18 @@ def json_numbers(values: np.ndarray) -> pa.Array:
 
 def joined_json(pieces: list[pa.Array | str]) -> bytes:
     """Concatenate element-wise pieces into one JSON text per item, items separated by commas."""
+    return joined_json_buffer(pieces).to_pybytes()
+
+
+def joined_json_buffer(pieces: list[pa.Array | str]) -> pa.Buffer:
+    """`joined_json` without the copy into `bytes`: a view of the joined texts, for a body built of parts."""
     if len(pieces) == 0 or all(isinstance(piece, str) for piece in pieces):
         raise ValueError("joined_json needs at least one array piece")
     items = pc.binary_join_element_wise(*pieces, ",", "")
     if len(items) == 0:
-        return b""
+        return pa.py_buffer(b"")
     offsets = np.frombuffer(items.buffers()[1], dtype=np.int32)[items.offset : items.offset + len(items) + 1]
-    data = items.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 1)
-    return data.to_pybytes()
+    return items.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 1)
 
 
 @dataclass
