@@ -22,14 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import yaml
 
-from oee_pipelines.cli.dagster_home import QUIET_LOGS
 from oee_pipelines.cli.progress import note, report
-from oee_pipelines.cli.run_progress import execute_with_progress
 from oee_pipelines.connectors.iot.buffer import closed_segments, open_segments, read_records
 from oee_pipelines.connectors.iot.config import MqttSettings
 from oee_pipelines.connectors.iot.http_poller import PollerConfig, endpoints_from_sensors, run_poller
@@ -57,6 +54,9 @@ DEMO_BATCH_READINGS = 500
 DEMO_PUBLISH_CHUNK = 50  # MQTT messages published between two progress reports
 DEMO_WAIT_SECONDS = 300.0
 READY_WAIT_SECONDS = 60.0
+if TYPE_CHECKING:  # `oee iot ingest|poll|simulate` never import Dagster; the demo's landing does (`_land`)
+    import dagster as dg
+
 # The Dagster names the demo landing uses (defined in `defs/iot/` and `defs/resources.py`, looked up by name).
 IOT_LANDING_JOB, IOT_RESOURCE = "iot_landing_job", "iot"
 
@@ -425,6 +425,11 @@ def _land(
     start: datetime,
     end: datetime,
 ) -> None:
+    import dagster as dg
+
+    from oee_pipelines.cli.dagster_home import QUIET_LOGS
+    from oee_pipelines.cli.run_progress import execute_with_progress
+
     job = definitions.resolve_job_def(IOT_LANDING_JOB)
     assert isinstance(job.partitions_def, dg.TimeWindowPartitionsDefinition)
     hour_key = job.partitions_def.fmt

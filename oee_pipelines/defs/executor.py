@@ -11,8 +11,9 @@
 The URLs are bound as `{"env": NAME}`, so the run config and the UI show the variable, never a password.
 
 That choice applies to the heavy jobs, whose steps are long and can run side by side (the OEE chain,
-the published files) and to backfills launched from the asset graph. A light job (one step, or a few
-steps of seconds each that depend on one another) passes `executor_def=LIGHT_JOB_EXECUTOR`: its steps
+alone or with the published files in `publish_day_job`) and to backfills launched from the asset
+graph. A light job (one step, a few steps of seconds each that depend on one another, or short steps
+such as `published_files_job`'s) passes `executor_def=LIGHT_JOB_EXECUTOR`: its steps
 run in the run's own process (itself a process of its own, or a pod on Kubernetes). A step process
 re-imports the project and rebuilds the definitions before its step starts (2.9 s of CPU, 12.8 s of
 wall on the shared 2-core test machine), more than a light job's steps' own code

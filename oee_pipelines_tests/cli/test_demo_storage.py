@@ -22,7 +22,7 @@ from oee_pipelines.cli.dagster_home import (
     QUIET_LOGS,
     ensure_dagster_database,
 )
-from oee_pipelines.cli.demo import keep_storage_connections
+from oee_pipelines.cli.demo import EVENT_BATCH_VARIABLE, batch_event_writes, keep_storage_connections
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2025-01-01")
 RANGE_TAGS = {
@@ -91,3 +91,66 @@ def test_a_ranged_run_writes_its_events_over_a_few_connections(
     # index update another) without the pool, 87 sessions measured; with the pool, 12.
     assert unpooled >= 40
     assert pooled * 4 <= unpooled
+
+
+def stored_asset_events(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str, str | None]]:
+    """The run's materializations as (event type, asset, partition), in the order they were stored."""
+    return [
+        (
+            entry.dagster_event.event_type_value,
+            entry.dagster_event.asset_key.to_user_string(),
+            entry.dagster_event.partition,
+        )
+        for entry in (record.event_log_entry for record in instance.get_records_for_run(run_id).records)
+        if entry.dagster_event is not None
+        and entry.dagster_event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        and entry.dagster_event.asset_key is not None
+    ]
+
+
+def test_the_demo_stores_a_ranged_runs_materializations_as_one_batch_per_asset_with_the_same_rows(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = instance.event_log_storage
+    batches: list[list[str]] = []
+    store_batch = storage.store_event_batch
+
+    def counted(events: list[dg.EventLogEntry]) -> None:  # the storage's own batch write, counted
+        batches.append([entry.dagster_event_type.value for entry in events if entry.dagster_event_type])
+        store_batch(events)
+
+    monkeypatch.setattr(storage, "store_event_batch", counted)
+    keep_storage_connections(instance)
+
+    monkeypatch.setenv(EVENT_BATCH_VARIABLE, "0")  # Dagster's default: every event in a write of its own
+    one_by_one = RANGED_JOB.execute_in_process(instance=instance, tags=RANGE_TAGS, run_config=QUIET_LOGS)
+    assert one_by_one.success and batches == []
+    latest_one_by_one = {
+        key: instance.get_latest_materialization_event(dg.AssetKey(key)) for key in ("readings", "summary")
+    }
+
+    environ: dict[str, str] = {}
+    batch_event_writes(environ)
+    monkeypatch.setenv(EVENT_BATCH_VARIABLE, environ[EVENT_BATCH_VARIABLE])
+    batched = RANGED_JOB.execute_in_process(instance=instance, tags=RANGE_TAGS, run_config=QUIET_LOGS)
+    assert batched.success
+
+    # Each asset's 5 days' materializations went to the storage in one batch (the planned events in
+    # one more, which the storage writes one by one).
+    materialization_batches = [b for b in batches if set(b) == {"ASSET_MATERIALIZATION"}]
+    assert [len(b) for b in materialization_batches] == [5, 5]
+    # The same events, in the same order, and the assets' latest materialization is the last day.
+    assert stored_asset_events(instance, batched.run_id) == stored_asset_events(instance, one_by_one.run_id)
+    assert len(stored_asset_events(instance, batched.run_id)) == 10
+    for key, before in latest_one_by_one.items():
+        after = instance.get_latest_materialization_event(dg.AssetKey(key))
+        assert before is not None and after is not None
+        assert after.run_id == batched.run_id and after.dagster_event.partition == "2025-01-05"
+        assert before.dagster_event.partition == after.dagster_event.partition
+    records = {r.asset_entry.asset_key.to_user_string(): r for r in instance.get_asset_records()}
+    assert {key: records[key].asset_entry.last_materialization.run_id for key in ("readings", "summary")} == {
+        "readings": batched.run_id,
+        "summary": batched.run_id,
+    }
+    days = {f"2025-01-0{day}" for day in range(1, 6)}
+    assert instance.get_materialized_partitions(dg.AssetKey("summary")) == days

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from oee_pipelines.defs.executor import LIGHT_JOB_EXECUTOR
 from oee_pipelines.defs.exports.assets import EXPORTS_GROUP
 from oee_pipelines.defs.oee.jobs import OEE_CHAIN
 from oee_pipelines.services.source_systems import MES, source_system_tags
@@ -21,6 +22,9 @@ published_files_job = dg.define_asset_job(
     "published_files_job",
     selection=dg.AssetSelection.groups(EXPORTS_GROUP),
     description="Write the day's published files (CSV, Parquet, XLSX, JSON) and the manifest.",
+    # 16 steps of a quarter second each for 3 days (benchmarks/bench_dagster_overhead.py): a step
+    # process (about 3 s of CPU to start) would cost more than its step, so they run in the run's process.
+    executor_def=LIGHT_JOB_EXECUTOR,
 )
 publish_day_job = dg.define_asset_job(
     "publish_day_job",

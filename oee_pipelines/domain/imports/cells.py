@@ -680,13 +680,19 @@ def _factorized(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray 
     """`pd.factorize`, without hashing integers or timestamps that come in order (a log's times and
     the codes combined from them): then the codes of equal neighbours are one run each."""
     numbers: np.ndarray | None = None
+    times = isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype)
     if isinstance(values, np.ndarray) and values.dtype == np.int64:
         numbers = values
-    elif isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+    elif isinstance(values, pd.Series) and times:
         numbers = np.asarray(values.array.asi8, dtype=np.int64)
-        if numbers.size and numbers.min() == _NAT_MICROS:  # a missing time: factorize gives it -1
-            numbers = None
-    if numbers is None or not numbers.size or not bool(np.all(numbers[1:] >= numbers[:-1])):
+    if numbers is None or not numbers.size:
+        return pd.factorize(values)
+    # A missing time is the smallest number (factorize gives it -1): first if the numbers are in order.
+    if bool(np.all(numbers[1:] > numbers[:-1])):  # each value new (a log's times): one pass, no cumsum
+        if times and numbers[0] == _NAT_MICROS:
+            return pd.factorize(values)
+        return np.arange(len(numbers), dtype=np.intp), numbers.copy()
+    if (times and numbers.min() == _NAT_MICROS) or not bool(np.all(numbers[1:] >= numbers[:-1])):
         return pd.factorize(values)
     starts = np.flatnonzero(np.concatenate([[True], numbers[1:] != numbers[:-1]]))
     local = np.cumsum(np.concatenate([[True], numbers[1:] != numbers[:-1]])) - 1

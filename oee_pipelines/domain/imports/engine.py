@@ -6,7 +6,8 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal
@@ -229,6 +230,20 @@ def _check(
 
     `overlaps`: the whole file's (`find_overlaps`) when `sheet` is one slice of it; None finds them in
     `sheet` alone."""
+    checked = _check_cells(spec, sheet, reference, problems, header_problems, overlaps)
+    _check_duplicates(spec, checked, sheet.row_numbers, duplicates, existing_keys)
+    return checked
+
+
+def _check_cells(
+    spec: ImportSpec[Landed],
+    sheet: TextSheet,
+    reference: ImportReference,
+    problems: cells.Problems,
+    header_problems: cells.Problems,
+    overlaps: Overlaps | None,
+) -> Checked:
+    """`_check` but for duplicates: looks at `sheet` alone, so slices can be checked side by side."""
     raw, absent = _columns_by_spec(spec, sheet.frame, header_problems)
     problems.header_failed = problems.header_failed or header_problems.header_failed
     text = pd.DataFrame({name: cells.clean_text(raw[name]) for name in spec.column_names})
@@ -236,7 +251,6 @@ def _check(
     checked = Checked(text, raw, parsed, problems, reference)
     spec.check_rows(checked)
     _check_overlaps(spec, checked, sheet.row_numbers, overlaps)
-    _check_duplicates(spec, checked, sheet.row_numbers, duplicates, existing_keys)
     return checked
 
 
@@ -322,15 +336,11 @@ def validate_in_slices(
     kind_order: dict[str, tuple[int, int, int]] = {}
     total = rows_in_frames = rows_valid = bad_rows = 0
     file_name = ""
-    for index, sheet in enumerate(slices):
+    for index, (sheet, problems, checking) in enumerate(_checked_ahead(spec, slices, reference, overlaps)):
         file_name = sheet.file_name
         read_errors.extend(sheet.read_errors)
-        problems = cells.Problems(sheet.row_numbers, spec.column_names)
-        # The header is the same in every slice: its problems are reported once, with the first.
-        header_problems = problems if index == 0 else cells.Problems(sheet.row_numbers[:0])
-        checked = _check(
-            spec, sheet, reference, problems, header_problems, duplicates, existing_keys, overlaps
-        )
+        checked = checking.result()
+        _check_duplicates(spec, checked, sheet.row_numbers, duplicates, existing_keys)
         rejected_mask = problems.rejected(len(sheet.frame))
         valid = int((~rejected_mask).sum())
         rows_in_frames += len(sheet.frame)
@@ -382,6 +392,32 @@ def validate_in_slices(
     )
     rows = _combined(spec, kept, kept_parsed, reference, file_name, ingest_run_id) if lands else None
     return ImportResult(report=report, rows=spec.empty_landing() if rows is None else rows)
+
+
+def _checked_ahead(
+    spec: ImportSpec[Landed],
+    slices: Iterable[TextSheet],
+    reference: ImportReference,
+    overlaps: Overlaps | None,
+) -> Iterator[tuple[TextSheet, cells.Problems, Future[Checked]]]:
+    """Each slice with its problems and its cells' checks (`_check_cells`), which run on a thread: the
+    next slice's cells are checked while the caller finds the duplicates of this one (Arrow, numpy and
+    pandas release the GIL for most of it). Slices are read and checked in order, one at a time, with
+    the same functions as one after another, so the problems found are the same."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-check") as checker:
+        pending: tuple[TextSheet, cells.Problems, Future[Checked]] | None = None
+        for index, sheet in enumerate(slices):
+            problems = cells.Problems(sheet.row_numbers, spec.column_names)
+            # The header is the same in every slice: its problems are reported once, with the first.
+            header_problems = problems if index == 0 else cells.Problems(sheet.row_numbers[:0])
+            checking = checker.submit(
+                _check_cells, spec, sheet, reference, problems, header_problems, overlaps
+            )
+            if pending is not None:
+                yield pending
+            pending = (sheet, problems, checking)
+        if pending is not None:
+            yield pending
 
 
 def _combined(

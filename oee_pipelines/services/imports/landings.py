@@ -179,8 +179,8 @@ def _land_telemetry(
         known = pa.array(machines[column].astype(object), pa.string())
         completed = pc.take(known, at) if len(known) else pa.nulls(rows.num_rows, pa.string())
         rows = rows.set_column(rows.schema.get_field_index(column), column, completed)
-    utc_days = _utc_days(rows.column("ts"))
     by_day = _rows_by_day(rows)
+    utc_days = sorted(by_day)  # `_utc_days` of the rows (landed rows all have their time), found once
     # Every day's file is written under a name readers skip, then all are renamed into place: a write
     # that fails (a full disk on the third day) leaves none of the file's days behind, and the days
     # imported before stay exactly as they were.
