@@ -4,8 +4,7 @@ same counts, and stages the cases binary COPY would read differently as text."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import psycopg
 import pyarrow as pa
@@ -13,13 +12,8 @@ import pytest
 
 from oee_pipelines.storage.bulk_load import UpsertCounts, upsert_arrow
 from oee_pipelines_tests.support.mes_sources import REFERENCE_SQL
+from oee_pipelines_tests.support.work_orders import KEY, ORDERS_AS_STORED, orders
 
-START = datetime(2025, 1, 13, 6, tzinfo=UTC)
-KEY = ["org_id", "wo_number"]
-ORDERS_AS_STORED = """SELECT id, org_id, wo_number, product_id, recipe_id, line_id, planned_quantity,
-                          actual_quantity, status, planned_start, planned_end, actual_start, actual_end,
-                          source_system
-                   FROM work_orders ORDER BY id"""
 Upsert = Callable[[psycopg.Connection, str, pa.Table, Sequence[str]], UpsertCounts]
 
 
@@ -27,30 +21,6 @@ def upsert_arrow_text(
     conn: psycopg.Connection, table: str, data: pa.Table, key_columns: Sequence[str]
 ) -> UpsertCounts:
     return upsert_arrow(conn, table, data, key_columns, binary_staging=False)
-
-
-def orders(count: int, quantity_offset: int = 0, **columns: Any) -> pa.Table:
-    numbers = [f"WO-{n:06d}" for n in range(count)]
-    data: dict[str, Any] = {
-        "id": pa.array(numbers),
-        "org_id": pa.array(["demo"] * count),
-        "wo_number": pa.array(numbers),
-        "product_id": pa.array(["PROD-001"] * count),
-        "recipe_id": pa.array([None] * count, pa.null()),
-        "line_id": pa.array(["LINE-001"] * count),
-        "planned_quantity": pa.array([1000 + n + quantity_offset for n in range(count)], pa.int64()),
-        "actual_quantity": pa.array([None if n % 3 == 0 else n for n in range(count)], pa.int64()),
-        "status": pa.array(["released"] * count),
-        "planned_start": pa.array(
-            [START + timedelta(minutes=n) for n in range(count)], pa.timestamp("ns", tz="UTC")
-        ),
-        "planned_end": pa.array(
-            [START + timedelta(minutes=n + 90) for n in range(count)], pa.timestamp("ns", tz="UTC")
-        ),
-        "source_system": pa.array(["sap_odata"] * count),
-    }
-    data.update(columns)
-    return pa.table(data)
 
 
 def three_syncs(url: str, upsert: Upsert, tables: list[pa.Table]) -> tuple[list[UpsertCounts], list[tuple]]:

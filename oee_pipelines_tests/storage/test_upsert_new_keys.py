@@ -7,8 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -16,13 +14,8 @@ import pytest
 
 from oee_pipelines.storage.bulk_load import UpsertCounts, upsert_arrow
 from oee_pipelines_tests.support.mes_sources import REFERENCE_SQL
+from oee_pipelines_tests.support.work_orders import KEY, ORDERS_AS_STORED, orders
 
-START = datetime(2025, 1, 13, 6, tzinfo=UTC)
-KEY = ["org_id", "wo_number"]
-ORDERS_AS_STORED = """SELECT id, org_id, wo_number, product_id, recipe_id, line_id, planned_quantity,
-                          actual_quantity, status, planned_start, planned_end, actual_start, actual_end,
-                          source_system
-                   FROM work_orders ORDER BY id"""
 STAGING_TABLE = "SELECT to_regclass('pg_temp._staging_work_orders') IS NOT NULL"
 
 
@@ -31,31 +24,6 @@ def url(clean_database: str) -> str:
     with psycopg.connect(clean_database, autocommit=True) as conn:
         conn.execute(REFERENCE_SQL)
     return clean_database
-
-
-def orders(count: int, quantity_offset: int = 0, **columns: Any) -> pa.Table:
-    """`count` orders WO-000000... as a connector maps them (as in test_upsert_binary_staging)."""
-    numbers = [f"WO-{n:06d}" for n in range(count)]
-    data: dict[str, Any] = {
-        "id": pa.array(numbers),
-        "org_id": pa.array(["demo"] * count),
-        "wo_number": pa.array(numbers),
-        "product_id": pa.array(["PROD-001"] * count),
-        "recipe_id": pa.array([None] * count, pa.null()),
-        "line_id": pa.array(["LINE-001"] * count),
-        "planned_quantity": pa.array([1000 + n + quantity_offset for n in range(count)], pa.int64()),
-        "actual_quantity": pa.array([None if n % 3 == 0 else n for n in range(count)], pa.int64()),
-        "status": pa.array(["released"] * count),
-        "planned_start": pa.array(
-            [START + timedelta(minutes=n) for n in range(count)], pa.timestamp("ns", tz="UTC")
-        ),
-        "planned_end": pa.array(
-            [START + timedelta(minutes=n + 90) for n in range(count)], pa.timestamp("ns", tz="UTC")
-        ),
-        "source_system": pa.array(["sap_odata"] * count),
-    }
-    data.update(columns)
-    return pa.table(data)
 
 
 def renumbered(data: pa.Table, offset: int) -> pa.Table:
