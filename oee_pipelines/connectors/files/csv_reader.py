@@ -363,30 +363,29 @@ def _parse(
         # Threads do not know a row's number: the first row to refuse stops this attempt.
         parse_options.invalid_row_handler = _stop_at_refused_row
         try:
-            with content() as source:
-                table = pa_csv.read_csv(
-                    source,
-                    read_options=read_options,
-                    parse_options=parse_options,
-                    convert_options=convert_options,
-                )
-            return table, []
+            return _read_csv(content, read_options, parse_options, convert_options), []
         except pa.ArrowInvalid:
             pass  # a row to refuse, or a file to refuse: parsed again single-threaded
     skipped: list[RowError] = []
     read_options, parse_options, convert_options = _csv_options(width, delimiter, skipped)
     read_options.block_size = READ_BLOCK_BYTES
     try:
-        with content() as source:
-            table = pa_csv.read_csv(
-                source,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
+        table = _read_csv(content, read_options, parse_options, convert_options)
     except pa.ArrowInvalid as exc:
         raise UnreadableFileError(file_name, f"not a readable CSV file: {exc}") from None
     return table, skipped
+
+
+def _read_csv(
+    content: Callable[[], pa.NativeFile],
+    read_options: pa_csv.ReadOptions,
+    parse_options: pa_csv.ParseOptions,
+    convert_options: pa_csv.ConvertOptions,
+) -> pa.Table:
+    with content() as source:
+        return pa_csv.read_csv(
+            source, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
 
 
 def _stop_at_refused_row(row: pa_csv.InvalidRow) -> str:
