@@ -70,10 +70,10 @@ from oee_pipelines.connectors.erp import make_erp_connector
 from oee_pipelines.connectors.erp.sap_odata import (
     ORDER_KEYS_PER_REQUEST,
     ORDER_SET,
-    _key_chunks,
     asked_orders,
     decode_json,
     order_filter,
+    order_key_chunks,
     page_results,
     work_orders_result,
 )
@@ -285,7 +285,7 @@ def _order_paths(numbers: list[str]) -> list[tuple[list[str], str]]:
     """Each `$filter` chunk with the query string the connector sends for it."""
     return [
         (chunk, urlencode({"$filter": order_filter(chunk), "$format": "json"}))
-        for chunk in _key_chunks(list(dict.fromkeys(numbers)))
+        for chunk in order_key_chunks(list(dict.fromkeys(numbers)))
     ]
 
 

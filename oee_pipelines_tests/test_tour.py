@@ -24,12 +24,13 @@ import httpx
 import psutil
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from psycopg import sql
 
 from oee_pipelines.cli.dagster_home import DAGSTER_STORAGE_VARIABLE, ensure_dagster_database
 from oee_pipelines.services.runs import DagsterRuns
 from oee_pipelines.simulator.servers.runtime import free_port
+from oee_pipelines_tests.support.browser import chromium_browser
 from oee_pipelines_tests.support.ports import hold_simulated_plant_ports
 from oee_pipelines_tests.support.processes import log_tails, venv_command, wait_until
 
@@ -38,8 +39,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 IMAGES = PROJECT_ROOT / "docs" / "images"
 TOUR = PROJECT_ROOT / "docs" / "tour.md"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 PAGE_TIMEOUT_MS = 90_000
 DEMO_DAYS = 1  # `make demo` runs three days; one keeps the test to a few minutes
 DEMO_FIRST_DAY = DEMO_LAST_DAY = "2025-01-13"  # `oee demo`'s first day
@@ -150,10 +149,8 @@ def _scratch_database(database_url: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 def _shoot(page: Page, name: str) -> Path:

@@ -14,19 +14,15 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.docs import ASSETS
 from oee_pipelines.api.settings import ApiSettings
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.servers.runtime import ServerThread
+from oee_pipelines_tests.support.browser import chromium_browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TIMEOUT_MS = 30_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "api-docs.png"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -63,10 +59,8 @@ def server(docs_app: FastAPI) -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

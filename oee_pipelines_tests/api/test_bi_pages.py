@@ -21,17 +21,13 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.storage.bulk_load import copy_arrow
+from oee_pipelines_tests.support.browser import chromium_browser
 from oee_pipelines_tests.support.tenant_warehouse import WINDOW, snapshot_rows
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SEED_COLUMNS = [
     "snapshot_time", "machine_id", "machine_name", "oee_pct", "availability_pct", "performance_pct",
     "quality_pct", "shift_id",
@@ -94,10 +90,8 @@ def server(api_app: FastAPI, recent_days: datetime) -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 import yaml
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from oee_pipelines.api.app import create_app
 from oee_pipelines.api.settings import ApiSettings
@@ -35,16 +35,12 @@ from oee_pipelines.connectors.iot.mosquitto import MosquittoBroker
 from oee_pipelines.settings import Settings
 from oee_pipelines.simulator.mqtt_publisher import MqttPublisher
 from oee_pipelines.simulator.servers.runtime import free_port
+from oee_pipelines_tests.support.browser import chromium_browser
 from oee_pipelines_tests.support.tenant_warehouse import (
     DAY_ONE,
     WINDOW,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TIMEOUT_MS = 20_000
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 RANGE = {"date_from": "2025-01-01", "date_to": "2025-01-30"}
@@ -274,10 +270,8 @@ class Traffic:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 def open_page(browser: Browser, width: int, height: int) -> tuple[Page, Traffic]:

@@ -21,18 +21,14 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from oee_pipelines.connectors.files import template_path
 from oee_pipelines.services.imports import FileImporter
 from oee_pipelines.simulator.servers.runtime import ServerThread
 from oee_pipelines.storage.lake import Lake
+from oee_pipelines_tests.support.browser import chromium_browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TIMEOUT_MS = 30_000
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
@@ -191,10 +187,8 @@ def server(api_app: FastAPI) -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium_browser() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ class SapODataConnector(ERPConnector):
         wanted = list(dict.fromkeys(work_order_numbers))
         orders: list[Mapping[str, Any]] = []
         with gc_paused():  # 100,000 decoded orders would otherwise be traversed again and again
-            for chunk in _key_chunks(wanted):
+            for chunk in order_key_chunks(wanted):
                 pages = self._iter_results(ORDER_SET, {"$filter": order_filter(chunk)}, call)
                 orders += asked_orders(pages, chunk)
         return work_orders_result(orders, wanted, self._context)
@@ -236,7 +236,7 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _key_chunks(numbers: list[str]) -> Iterator[list[str]]:
+def order_key_chunks(numbers: list[str]) -> Iterator[list[str]]:
     """`numbers` in runs of at most `ORDER_KEYS_PER_REQUEST` whose `$filter` stays within
     `MAX_FILTER_CHARS`."""
     chunk: list[str] = []

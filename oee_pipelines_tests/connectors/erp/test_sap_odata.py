@@ -111,7 +111,7 @@ def test_an_empty_batch_asks_nothing(sap: RunningSap) -> None:
 
 def test_batches_keep_the_filter_short() -> None:
     numbers = [f"{n:012d}" for n in range(100)] + ["X" * 500] * 10
-    chunks = list(sap_module._key_chunks(numbers))
+    chunks = list(sap_module.order_key_chunks(numbers))
     assert [n for chunk in chunks for n in chunk] == numbers
     assert max(len(chunk) for chunk in chunks) == ORDER_KEYS_PER_REQUEST
     for chunk in chunks:
