@@ -20,7 +20,9 @@ lock). Afterwards the bench opens the demo's Dagster instance and reads each run
 
 Rows: per demo job its wall s, step code s and overhead %; Dagster's cost per run and per step over
 the whole demo; the demo's total wall time against the 45 s target (`make demo` after install); the
-start-up of the demo's `oee iot ingest` process against a CLI that imports every command group.
+start-up of the demo's `oee iot ingest` process against a CLI that imports every command group; and,
+on the demo's instance after the demo, the Dagster time of a one-step in-process run as the CLI runs it
+(`cli_instance`: no compute-log capture) against `DagsterInstance.get()` (capture), alternating.
 `--quick` runs one demo day instead of three.
 """
 
@@ -40,7 +42,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from oee_pipelines.cli.dagster_home import DAGSTER_STORAGE_VARIABLE, ensure_dagster_database
+from oee_pipelines.cli.dagster_home import (
+    DAGSTER_STORAGE_VARIABLE,
+    QUIET_LOGS,
+    cli_instance,
+    ensure_dagster_database,
+)
 from oee_pipelines.settings import Settings
 from oee_pipelines.storage.embedded_postgres import EmbeddedPostgres
 from oee_pipelines.storage.warehouse import resolve_database_url
@@ -175,16 +182,47 @@ def demo_runs(env: Mapping[str, str]) -> list[RunTimings]:
             return [run_timings(instance, r.dagster_run.run_id, r.dagster_run.job_name) for r in runs]
 
 
+@dg.asset
+def bench_light_step() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 1})
+
+
+LIGHT_JOB = dg.Definitions(
+    assets=[bench_light_step], jobs=[dg.define_asset_job("bench_light_job", selection=[bench_light_step])]
+).resolve_job_def("bench_light_job")
+LIGHT_RUN_PAIRS = 10
+
+
+def light_run_costs(env: Mapping[str, str]) -> tuple[float, float]:
+    """Median Dagster time (run wall, its step's code taken out) of a one-step in-process run on the
+    demo's instance as `DagsterInstance.get()` opens it (compute-log capture) and as the CLI opens it
+    (`cli_instance`, no capture); the two alternate, so both see the same machine."""
+    with environment(env):
+        settings = Settings.from_env()
+        os.environ[DAGSTER_STORAGE_VARIABLE] = ensure_dagster_database(resolve_database_url(settings))
+        home = Path(os.environ["DAGSTER_HOME"])
+        with dg.DagsterInstance.get() as captured, cli_instance(home) as cli:
+            costs: dict[str, list[float]] = {"captured": [], "cli": []}
+            for _ in range(LIGHT_RUN_PAIRS):
+                for name, instance in (("captured", captured), ("cli", cli)):
+                    result = LIGHT_JOB.execute_in_process(instance=instance, run_config=QUIET_LOGS)
+                    costs[name].append(run_timings(instance, result.run_id, LIGHT_JOB.name).overhead)
+    return statistics.median(costs["captured"]), statistics.median(costs["cli"])
+
+
 def stop_embedded(env: Mapping[str, str]) -> None:
     EmbeddedPostgres(Settings.from_env(env).embedded_pgdata).stop()
 
 
-def measure_demo(days: int, folder: Path, profile: Path | None = None) -> tuple[float, list[RunTimings]]:
+def measure_demo(
+    days: int, folder: Path, profile: Path | None = None
+) -> tuple[float, list[RunTimings], tuple[float, float]]:
+    """The demo's wall seconds, its runs' timings, and `light_run_costs` on its instance."""
     env = demo_environment(folder)
     with hold_simulated_plant_ports():
         try:
             seconds = run_demo(env, days, folder / "demo-output.txt", profile)
-            return seconds, demo_runs(env)
+            return seconds, demo_runs(env), light_run_costs(env)
         finally:
             stop_embedded(env)
 
@@ -285,7 +323,7 @@ def process_seconds(code: str) -> float:
 def run(quick: bool) -> list[dict]:
     days = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="oee-bench-dagster-") as folder:
-        demo_seconds, runs = measure_demo(days, Path(folder))
+        demo_seconds, runs, (captured, cli) = measure_demo(days, Path(folder))
     print(report(runs))
     print(f"oee demo --days {days}: {demo_seconds:.1f} s wall")
     wall, cpu = step_process_start_up()
@@ -297,6 +335,13 @@ def run(quick: bool) -> list[dict]:
     cli_baseline = ("every command group imported (s)", round(every_group, 2))
     return [
         *rows(demo_seconds, runs, days),
+        row(
+            "one-step in-process run, Dagster time: CLI instance (no compute-log capture)",
+            round(cli, 3),
+            "s",
+            cli,
+            ("with compute-log capture (DagsterInstance.get())", round(captured, 3)),
+        ),
         row("oee iot ingest start-up, wall", round(ingester, 2), "s", ingester, cli_baseline),
         row("step process start-up (multiprocess / Celery step), wall", round(wall, 2), "s", wall, baseline),
         row("step process start-up (multiprocess / Celery step), CPU", round(cpu, 2), "s", cpu, baseline),
@@ -309,6 +354,6 @@ if __name__ == "__main__":
     # python -m benchmarks.bench_dagster_overhead FOLDER: the demo's output (and, with PROFILE=FILE,
     # its py-spy profile) kept for reading.
     profile_file = Path(os.environ["PROFILE"]) if os.environ.get("PROFILE") else None
-    total, measured = measure_demo(int(os.environ.get("DEMO_DAYS", "3")), keep, profile_file)
+    total, measured, _ = measure_demo(int(os.environ.get("DEMO_DAYS", "3")), keep, profile_file)
     print(report(measured))
     print(f"oee demo: {total:.1f} s wall; output in {keep / 'demo-output.txt'}")

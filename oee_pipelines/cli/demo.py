@@ -22,6 +22,7 @@ import dagster as dg
 from oee_pipelines.cli.dagster_home import (
     QUIET_LOGS,
     apply_pool_limits,
+    cli_instance,
     ensure_dagster_home,
     load_definitions,
 )
@@ -126,7 +127,7 @@ def run_demo(args: argparse.Namespace) -> int:
     first, last = args.start, args.start + timedelta(days=args.days - 1)
     batch_event_writes()
     try:
-        ensure_dagster_home(settings, url)
+        home = ensure_dagster_home(settings, url)
         migrate(url)
         with contextlib.ExitStack() as stack:
             if not settings.sources.origin:
@@ -138,7 +139,7 @@ def run_demo(args: argparse.Namespace) -> int:
             # The simulated plant onboards like any plant: its model file, applied by `plant_model`.
             os.environ[PLANT_MODEL_VARIABLE] = str(write_demo_plant_model(settings))
             definitions = load_definitions()
-            with dg.DagsterInstance.get() as instance, ProgressDisplay() as display:
+            with cli_instance(home) as instance, ProgressDisplay() as display:
                 keep_storage_connections(instance)
                 apply_pool_limits(instance)
                 for number, step in enumerate(DEMO_STEPS, start=1):
