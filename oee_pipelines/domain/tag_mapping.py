@@ -320,13 +320,21 @@ class TagMapper:
             column: pa.DictionaryArray.from_arrays(mapping_rows, texts)
             for column, texts in self._texts_of_rows.items()
         }
+        every_row = count == points.num_rows  # the usual page keeps every point: no copies
+
+        def picked(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+            """The selected rows of a column (itself, in one chunk as `take` gives it, when all are)."""
+            if every_row and (isinstance(column, pa.Array) or column.num_chunks == 1):
+                return column
+            return pc.take(column, taken)
+
         columns |= {
-            "ts": pc.take(points["ts"], taken),
+            "ts": picked(points["ts"]),
             "value": pa.array(value, pa.float64(), from_pandas=True),
-            "text_value": pc.take(text, taken),
-            "quality": pc.take(points["quality"], taken),
+            "text_value": picked(text),
+            "quality": picked(points["quality"]),
             "source_system": _repeated(self.system, count),
-            "source_ref": _dictionary(pc.take(points["tag"], taken)),
+            "source_ref": _dictionary(picked(points["tag"])),
             "ingest_run_id": _repeated(self.ingest_run_id, count),
         }
         return pa.table({name: columns[name] for name in COMPACT_TELEMETRY_SCHEMA.names}).cast(

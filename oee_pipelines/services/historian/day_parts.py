@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,6 +26,13 @@ from oee_pipelines.storage.lake import Lake, TableStream
 
 PART_ROWS = 2_000_000
 PREVIEW_ROWS = 10
+# Pages up to this many rows expand their one-text columns from cached arrays (`Expander`); a bigger
+# page (rows kept by a narrowed run) is cast. The cached arrays hold at most CACHED_TEXT_BYTES in all:
+# the texts used longest ago go first (one text per machine, say, over thousands of machines).
+CACHED_TEXT_ROWS = 1 << 19
+CACHED_TEXT_BYTES = 32 << 20
+# A dictionary column is looked at for one text only up to this many entries (mapping rows).
+MAX_LOOKED_AT_TEXTS = 4096
 
 
 def telemetry_folder(system: str, day: date) -> str:
@@ -42,6 +50,56 @@ def compact(telemetry: pa.Table) -> pa.Table:
     return telemetry.cast(COMPACT_TELEMETRY_SCHEMA)
 
 
+class Expander:
+    """Compact telemetry pages -> `TELEMETRY_SCHEMA`: the values and chunks of `page.cast(TELEMETRY_SCHEMA)`
+    (so the same Parquet bytes), cheaper. Most dictionary columns of a historian page hold one text
+    throughout (the organization, the system, the run id, often the site, line, unit and signal);
+    such a column is a slice of a cached array of that text instead of a copy per page. Other
+    columns are cast as before."""
+
+    def __init__(self) -> None:
+        self._repeated: dict[str, pa.Array] = {}
+
+    def expand(self, page: pa.Table) -> pa.Table:
+        if not page.schema.equals(COMPACT_TELEMETRY_SCHEMA) or page.num_rows > CACHED_TEXT_ROWS:
+            return page.cast(TELEMETRY_SCHEMA)
+        columns = []
+        for field, column in zip(TELEMETRY_SCHEMA, page.columns, strict=True):
+            if pa.types.is_dictionary(column.type):
+                column = self._text_column(column, field.type, page.num_rows)
+            columns.append(column)
+        return pa.Table.from_arrays(columns, schema=TELEMETRY_SCHEMA)
+
+    def _text_column(self, column: pa.ChunkedArray, text_type: pa.DataType, rows: int) -> pa.ChunkedArray:
+        """The column decoded: a cached array's slice when every entry it may point at is one text."""
+        text = _single_text(column)
+        if text is None or rows == 0:
+            return column.cast(text_type)
+        repeated = self._repeated.pop(text, None)
+        if repeated is None or len(repeated) < rows:
+            size = min(max(rows, 2 * len(repeated) if repeated is not None else 0), CACHED_TEXT_ROWS)
+            indices = pa.array(np.zeros(size, np.int32))
+            repeated = pa.DictionaryArray.from_arrays(indices, pa.array([text], text_type)).cast(text_type)
+        self._repeated[text] = repeated  # last in the dict: used most recently
+        while sum(cached.nbytes for cached in self._repeated.values()) > CACHED_TEXT_BYTES:
+            del self._repeated[next(iter(self._repeated))]
+        return pa.chunked_array([repeated.slice(0, rows)], text_type)
+
+
+def _single_text(column: pa.ChunkedArray) -> str | None:
+    """The one text every row of a dictionary column holds (no null index, and the dictionary entries the
+    rows point at are one non-null text); None otherwise, or for a dictionary too long to look at."""
+    if column.null_count or column.num_chunks != 1:
+        return None
+    chunk = column.chunk(0)
+    texts = chunk.dictionary.to_pylist() if 0 < len(chunk.dictionary) <= MAX_LOOKED_AT_TEXTS else []
+    if len(set(texts)) > 1:  # e.g. one entry per mapping row: keep the entries this page points at
+        pointed_at = np.bincount(chunk.indices.to_numpy(zero_copy_only=False), minlength=len(texts)) > 0
+        texts = [text for text, used in zip(texts, pointed_at.tolist(), strict=True) if used]
+    distinct = set(texts)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
 class StreamedDay(Mapping[str, TableStream]):
     """The part files of one system-day, cut from `pages` while the lake writes them (see the module).
 
@@ -55,6 +113,7 @@ class StreamedDay(Mapping[str, TableStream]):
         self._pages = iter(pages)
         self._part_rows = part_rows or PART_ROWS
         self._names: list[str] = []
+        self._expander = Expander()
         self._current: tuple[str, TableStream] | None = None
         self._carry: pa.Table | None = None  # the first rows of the next part, pulled already
         self._part_open = False
@@ -119,7 +178,7 @@ class StreamedDay(Mapping[str, TableStream]):
                 self._carry = page.slice(room)
                 page = page.slice(0, room)
             room -= page.num_rows
-            yield page.cast(TELEMETRY_SCHEMA)
+            yield self._expander.expand(page)
             if room == 0:
                 break
             page = self._next_page()
