@@ -44,6 +44,7 @@ from oee_pipelines.domain.intervals import (
     paint,
     silences,
     to_micros,
+    to_utc_datetimes,
 )
 from oee_pipelines.domain.telemetry import MACHINE_STATE, PIECES_GOOD, PIECES_REJECTED, RUNNING
 
@@ -172,9 +173,7 @@ def scheduled_time(line_shifts: pd.DataFrame) -> pd.DataFrame:
 def _state_intervals(telemetry: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """One row per run of equal state: [change, next change), reason code in `reason_code`."""
     rows = telemetry[telemetry["signal"] == MACHINE_STATE]
-    rows = rows.assign(ts=pd.to_datetime(rows["ts"], utc=True)).sort_values(
-        ["machine_id", "ts"], kind="stable"
-    )
+    rows = rows.assign(ts=to_utc_datetimes(rows["ts"])).sort_values(["machine_id", "ts"], kind="stable")
     running_by_value = pd.Series(RUNNING, index=rows.index).where(rows["value"].astype(float) >= 0.5)
     code = rows["text_value"].where(rows["text_value"].notna(), running_by_value)
     code = code.where(code.notna(), None)
@@ -188,7 +187,7 @@ def _state_intervals(telemetry: pd.DataFrame, start: pd.Timestamp, end: pd.Times
         {
             "machine_id": runs["machine_id"].to_numpy(),
             "start": runs["ts"].to_numpy(),
-            "end": pd.to_datetime(observed_end, utc=True).to_numpy(),
+            "end": to_utc_datetimes(observed_end).to_numpy(),
             "reason_code": runs["reason_code"].to_numpy(),
             "is_open": is_open.to_numpy(),
             "source_system": runs["source_system"].to_numpy(),
@@ -197,9 +196,7 @@ def _state_intervals(telemetry: pd.DataFrame, start: pd.Timestamp, end: pd.Times
             "operator_id": None,
             "is_planned_hint": None,
         }
-    ).assign(
-        start=lambda f: pd.to_datetime(f["start"], utc=True), end=lambda f: pd.to_datetime(f["end"], utc=True)
-    )
+    ).assign(start=lambda f: to_utc_datetimes(f["start"]), end=lambda f: to_utc_datetimes(f["end"]))
 
 
 def _imported_intervals(imported: pd.DataFrame | None, end: pd.Timestamp) -> pd.DataFrame:
@@ -208,9 +205,9 @@ def _imported_intervals(imported: pd.DataFrame | None, end: pd.Timestamp) -> pd.
             columns=["machine_id", "start", "end", "reason_code", "is_open", "is_planned_hint"]
         )
     frame = imported.rename(columns={"start_time": "start", "end_time": "end"}).copy()
-    frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    frame["start"] = to_utc_datetimes(frame["start"])
     frame["is_open"] = frame["end"].isna()
-    frame["end"] = pd.to_datetime(frame["end"], utc=True).fillna(frame["start"].clip(lower=end))
+    frame["end"] = to_utc_datetimes(frame["end"]).fillna(frame["start"].clip(lower=end))
     frame["is_planned_hint"] = frame.get("is_planned", None)
     for column in ("source_ref", "description", "operator_id"):
         if column not in frame:

@@ -195,12 +195,33 @@ def parse_timestamps(raw_ts: pd.Series) -> pd.Series:
         with_offset = in_utc if in_utc.all() else texts.str.contains(OFFSET_SUFFIX, regex=True).to_numpy()
         for group in (texts[with_offset], texts[~with_offset]):
             if len(group):
-                parsed[group.index] = pd.to_datetime(group, utc=True, format="ISO8601", errors="coerce")
+                parsed[group.index] = _parse_iso(group)
     if is_number.any():
         numbers = raw_ts[is_number].astype(np.float64)
         seconds = numbers.where(numbers.abs() < EPOCH_MILLISECONDS_FROM, numbers / 1000.0)
         parsed[is_number] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
     return parsed
+
+
+# The shape sensors and the simulator send ("2025-01-13T08:00:00.123456Z"), in years pandas holds in ns.
+_PLAIN_UTC_ISO = r"^(?:19|20)\d{2}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$"
+
+
+def _parse_iso(texts: pd.Series) -> pd.Series:
+    """`pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")`, with a fast path.
+
+    When every text has the plain UTC shape, Arrow's cast parses them about 5x faster; a text it
+    refuses (a 30 February, a leap second) sends the whole batch to pandas, which makes it NaT.
+    """
+    array = pa.array(texts.to_numpy(dtype=object), pa.string())
+    if pc.all(pc.match_substring_regex(array, _PLAIN_UTC_ISO)).as_py():
+        try:
+            stamps = array.cast(pa.timestamp("us", tz="UTC"))
+        except pa.ArrowInvalid:
+            pass
+        else:
+            return stamps.to_pandas().set_axis(texts.index).dt.as_unit("ns").rename(texts.name)
+    return pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
 
 
 def map_readings(raw: pd.DataFrame, sensors: pd.DataFrame, ingest_run_id: str = "") -> MappedReadings:

@@ -13,14 +13,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from oee_pipelines.domain.intervals import to_utc_datetimes
 from oee_pipelines.domain.telemetry import MACHINE_STATE
 
 LINEAGE_COLUMNS = ["source_systems", "ingest_runs"]
 _KEYS = ["machine_id", "window_start"]
 
 
-def _sorted_unique(values: pd.Series) -> list[str]:
-    return sorted({str(value) for value in values.dropna() if str(value)})
+def _sorted_unique_per_window(placed: pd.DataFrame, column: str) -> pd.Series:
+    """Per (machine_id, window_start), the sorted distinct non-empty texts of `column`'s non-null values.
+
+    A window without any is left out (the caller gives it an empty list). The pairs are de-duplicated
+    before they are grouped: a window holds thousands of readings but only a few distinct values.
+    """
+    values = placed[column]
+    present = values.notna().to_numpy()
+    pairs = placed.loc[present, _KEYS].assign(_text=values[present].map(str).to_numpy())
+    pairs = pairs[pairs["_text"] != ""].drop_duplicates().sort_values("_text", kind="stable")
+    return pairs.groupby(_KEYS, sort=False)["_text"].agg(list)
 
 
 def window_lineage(snapshots: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFrame:
@@ -35,9 +45,9 @@ def window_lineage(snapshots: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFr
         for column in LINEAGE_COLUMNS:
             out[column] = pd.Series([], dtype=object)
         return out
-    starts = pd.to_datetime(out["window_start"], utc=True)
-    step = pd.to_datetime(out["snapshot_time"], utc=True).iloc[0] - starts.iloc[0]
-    ts = pd.to_datetime(readings["ts"], utc=True)
+    starts = to_utc_datetimes(out["window_start"])
+    step = to_utc_datetimes(out["snapshot_time"]).iloc[0] - starts.iloc[0]
+    ts = to_utc_datetimes(readings["ts"])
     origin = starts.min()
     index = np.floor((ts - origin) / step)
     on_boundary = (ts - origin) % step == pd.Timedelta(0)
@@ -50,14 +60,13 @@ def window_lineage(snapshots: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFr
     if placed.empty:
         lineage = pd.DataFrame(columns=[*_KEYS, *LINEAGE_COLUMNS])
     else:
-        grouped = placed.groupby(_KEYS, sort=False)
         lineage = pd.DataFrame(
             {
-                "source_systems": grouped["source_system"].agg(_sorted_unique),
-                "ingest_runs": grouped["ingest_run_id"].agg(_sorted_unique),
+                "source_systems": _sorted_unique_per_window(placed, "source_system"),
+                "ingest_runs": _sorted_unique_per_window(placed, "ingest_run_id"),
             }
         ).reset_index()
-    lineage["window_start"] = pd.to_datetime(lineage["window_start"], utc=True)
+    lineage["window_start"] = to_utc_datetimes(lineage["window_start"])
     keyed = out.assign(window_start=starts).merge(lineage, on=_KEYS, how="left")
     for column in LINEAGE_COLUMNS:
         keyed[column] = [value if isinstance(value, list) else [] for value in keyed[column]]
@@ -68,7 +77,7 @@ def window_lineage(snapshots: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFr
 def _state_in_effect(windows: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFrame:
     """Per window, the last machine-state reading of its machine at or before `window_start`."""
     states = readings[readings["signal"] == MACHINE_STATE].assign(
-        ts=lambda frame: pd.to_datetime(frame["ts"], utc=True)
+        ts=lambda frame: to_utc_datetimes(frame["ts"])
     )
     if states.empty:
         return pd.DataFrame(columns=[*_KEYS, "source_system", "ingest_run_id"])

@@ -97,12 +97,19 @@ def check_ranges(telemetry: pd.DataFrame, sensor_range_config: pd.DataFrame) -> 
 def drop_duplicates(telemetry: pd.DataFrame, tolerance_seconds: float = 1.0) -> RuleResult:
     """Remove readings equal to an earlier one of the same machine and signal less than 1 s before it."""
     keys = ["machine_id", "signal", "value", "text_value"]
-    ordered = telemetry.assign(_ts=to_micros(telemetry["ts"])).sort_values([*keys, "_ts"], kind="stable")
-    previous = ordered[keys].shift()
-    same = (ordered[keys].eq(previous) | (ordered[keys].isna() & previous.isna())).all(axis=1)
-    close = ordered["_ts"].diff() < tolerance_seconds * MICROS_PER_SECOND
+    # Readings of one (machine, signal, value, text_value) form a group (nulls equal to nulls); within a
+    # group, in time order (ties in row order), a reading closer than the tolerance to the one before
+    # it is a duplicate. Group codes sorted with numpy, not the key columns themselves (issue 19).
+    group = telemetry.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    micros = to_micros(telemetry["ts"])
+    order = np.lexsort((np.arange(len(telemetry)), micros, group))
+    duplicate_in_order = np.zeros(len(telemetry), dtype=bool)
+    if len(telemetry) > 1:
+        same = group[order][1:] == group[order][:-1]
+        close = np.diff(micros[order]) < tolerance_seconds * MICROS_PER_SECOND
+        duplicate_in_order[1:] = same & close
     duplicate = pd.Series(False, index=telemetry.index)
-    duplicate.loc[ordered.index] = (same & close).to_numpy()
+    duplicate.iloc[order] = duplicate_in_order
     removed = telemetry[duplicate.to_numpy()]
     findings = alert_rows(
         org_id=removed["org_id"],

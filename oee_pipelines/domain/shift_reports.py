@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from oee_pipelines.domain.downtime import DowntimeSettings, scheduled_time
-from oee_pipelines.domain.intervals import as_utc, overlap_join
+from oee_pipelines.domain.intervals import as_utc, overlap_join, to_utc_datetimes
 from oee_pipelines.domain.oee import aggregate
 from oee_pipelines.domain.telemetry import MACHINE_STATE, PIECES_GOOD, PIECES_REJECTED
 
@@ -44,9 +44,7 @@ SHIFT_KEYS = ["line_id", "shift_id", "shift_date"]
 def reading_watermarks(telemetry: pd.DataFrame) -> pd.DataFrame:
     """machine_id and the timestamp of its latest state or counter reading (`last_reading`)."""
     live = telemetry[telemetry["signal"].isin([MACHINE_STATE, PIECES_GOOD, PIECES_REJECTED])]
-    latest = (
-        live.assign(ts=pd.to_datetime(live["ts"], utc=True)).groupby("machine_id", as_index=False)["ts"].max()
-    )
+    latest = live.assign(ts=to_utc_datetimes(live["ts"])).groupby("machine_id", as_index=False)["ts"].max()
     return latest.rename(columns={"ts": "last_reading"})
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from psycopg import Connection, sql
 
 from oee_pipelines.domain.alerts import ALERT_COLUMNS, FLOAT_COLUMNS, TIME_COLUMNS
+from oee_pipelines.domain.intervals import to_utc_datetimes
 from oee_pipelines.storage import bulk_load
 
 TABLE = "data_quality_alerts"
@@ -40,7 +41,7 @@ def replace_day_alerts(
     frame["severity"] = frame["severity"].fillna("WARNING")
     frame["details"] = [json.dumps(value or {}, default=str) for value in frame["details"]]
     for column in TIME_COLUMNS:
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = to_utc_datetimes(frame[column])
     for column in FLOAT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["reading_count"] = pd.to_numeric(frame["reading_count"]).fillna(1).astype("int32")
@@ -64,7 +65,7 @@ def day_alerts(conn: Connection, days: Sequence[date], alert_types: Sequence[str
         rows = cursor.execute(query, (list(days), list(alert_types))).fetchall()
     frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     for column in TIME_COLUMNS:
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = to_utc_datetimes(frame[column])
     for column in FLOAT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["reading_count"] = frame["reading_count"].astype("int64")

@@ -309,6 +309,33 @@ class SimulatedPlant:
                 chunks += self._signal_chunks(machine, signal, begin, finish)
         return self._telemetry_table(chunks)
 
+    def signal_arrays(
+        self, machine_id: str, signal: str, start: TimeLike, end: TimeLike
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One machine's `signal` in [start, end) as `telemetry` holds it, without building the table:
+        ts (int64 epoch microseconds), value (float64), quality (int16) and text_value (object: the
+        state name, None for other signals). For callers reading one signal at a time (the historians).
+        """
+        begin, finish = _range(start, end)
+        if signal not in ALL_SIGNALS:
+            raise ValueError(f"unknown signal {signal!r}; known: {', '.join(ALL_SIGNALS)}")
+        chunks = self._signal_chunks(self.layout.machine(machine_id), signal, begin, finish)
+
+        def joined(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(arrays or [np.empty(0, dtype)]).astype(dtype)
+
+        codes = joined(
+            [c.state_codes if c.state_codes is not None else np.full(len(c.seconds), -1) for c in chunks],
+            np.int64,
+        )
+        names = np.asarray([*STATE_NAMES, None], dtype=object)  # code -1: no state name
+        return (
+            joined([chunk.seconds for chunk in chunks], np.int64) * 1_000_000,
+            joined([chunk.values for chunk in chunks], np.float64),
+            joined([chunk.quality for chunk in chunks], np.int16),
+            names[codes],
+        )
+
     def true_oee(self, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         """Ground-truth OEE per machine per 15-minute window of [start, end), from `truth.py`."""
         begin, finish = _range(start, end)

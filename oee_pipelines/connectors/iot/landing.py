@@ -83,34 +83,50 @@ class BufferSource:
     def __init__(self, buffer_dir: Path) -> None:
         self.buffer_dir = buffer_dir
         self._hours_of_segment: dict[Path, set[pd.Timestamp]] = {}
+        # The segment last decoded to index its hours, kept for a `read` of that segment alone: a
+        # landing indexes a new segment and then reads it, and decoding is most of either. One at a
+        # time, so indexing a long backlog of segments holds one segment's readings, not all.
+        self._just_indexed: SegmentReadings | None = None
 
     def segments_holding(self, hour: datetime) -> list[Path]:
         """The closed segments holding readings of the UTC hour starting at `hour`, oldest first."""
         start = utc_hour_start(hour)
         segments = []
         for path in closed_segments(self.buffer_dir):
-            if path not in self._hours_of_segment:
-                self._hours_of_segment[path] = segment_hours(path)  # a closed segment never changes
+            if path not in self._hours_of_segment:  # a closed segment never changes
+                hours = indexed_hours(path)
+                if hours is None:
+                    self._just_indexed = decode_segments([path])
+                    hours = write_index(path, self._just_indexed)
+                self._hours_of_segment[path] = hours
             if start in self._hours_of_segment[path]:
                 segments.append(path)
         return segments
 
     def read(self, segments: list[Path]) -> SegmentReadings:
         """Decode `segments` into raw readings (one row per measurement) and unusable messages."""
-        records = [read_records(path) for path in segments]
-        raw, rejected = _flatten(records)
-        return SegmentReadings(
-            segments=segments,
-            messages=sum(len(columns) for columns in records),
-            raw=raw,
-            reading_hours=parse_timestamps(raw["raw_ts"]).dt.floor("h"),
-            rejected=rejected,
-        )
+        kept, self._just_indexed = self._just_indexed, None
+        if kept is not None and kept.segments == segments:
+            return kept
+        return decode_segments(segments)
 
     def intake_quarantine(self) -> pd.DataFrame:
         """What the writers refused at intake (quarantine logs), in the quarantine columns."""
         frames = [_quarantine_frame(read_records(path)) for path in quarantine_files(self.buffer_dir)]
         return pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
+
+
+def decode_segments(segments: list[Path]) -> SegmentReadings:
+    """The raw readings and unusable messages of `segments`, in their order."""
+    records = [read_records(path) for path in segments]
+    raw, rejected = _flatten(records)
+    return SegmentReadings(
+        segments=segments,
+        messages=sum(len(columns) for columns in records),
+        raw=raw,
+        reading_hours=parse_timestamps(raw["raw_ts"]).dt.floor("h"),
+        rejected=rejected,
+    )
 
 
 def hour_status(buffer_dir: Path, now: datetime | None = None) -> HourStatus:
@@ -119,7 +135,7 @@ def hour_status(buffer_dir: Path, now: datetime | None = None) -> HourStatus:
     still_open = open_segments(buffer_dir)
     open_created = [parse_segment_name(path) for path in still_open]
     horizon = min([current, *(pd.Timestamp(name.created_ns, tz="UTC") for name in open_created if name)])
-    held_open = set().union(*(_hours_of([read_records(path)]) for path in still_open))
+    held_open = set().union(*(_hours_of(decode_segments([path])) for path in still_open))
     segments_by_hour = _segments_by_hour(buffer_dir)
     state = _read_state(buffer_dir)
     complete = sorted(hour for hour in segments_by_hour if hour + HOUR <= horizon and hour not in held_open)
@@ -159,19 +175,32 @@ def mark_landed(buffer_dir: Path, hour_start: datetime, segments: list[str]) -> 
 
 def segment_hours(path: Path) -> set[pd.Timestamp]:
     """The UTC hours a closed segment holds readings of (cached beside it)."""
+    hours = indexed_hours(path)
+    return write_index(path, decode_segments([path])) if hours is None else hours
+
+
+def indexed_hours(path: Path) -> set[pd.Timestamp] | None:
+    """The hours of a segment's index beside it, None when it has none yet."""
     index = path.with_name(path.name + INDEX_SUFFIX)
-    if index.exists():
-        return {pd.Timestamp(text) for text in json.loads(index.read_text())}
-    hours = _hours_of([read_records(path)])
+    if not index.exists():
+        return None
+    return {pd.Timestamp(text) for text in json.loads(index.read_text())}
+
+
+def write_index(path: Path, readings: SegmentReadings) -> set[pd.Timestamp]:
+    """Write the index of the hours in `readings`, the decoded segment `path`; returns those hours."""
+    hours = _hours_of(readings)
+    index = path.with_name(path.name + INDEX_SUFFIX)
     _write_atomically(index, json.dumps(sorted(hour.isoformat() for hour in hours)).encode())
     return hours
 
 
-def _hours_of(records: list[RecordColumns]) -> set[pd.Timestamp]:
-    raw, rejected = _flatten(records)
-    stamps = parse_timestamps(raw["raw_ts"])
-    buckets = stamps.where(stamps.notna(), raw["receive_time"]).dt.floor("h")
-    return set(buckets.unique()) | set(rejected["receive_time"].dt.floor("h").unique())
+def _hours_of(readings: SegmentReadings) -> set[pd.Timestamp]:
+    """The hours of the readings' own timestamps; of their receive time for those without one."""
+    buckets = readings.reading_hours.where(
+        readings.reading_hours.notna(), readings.raw["receive_time"].dt.floor("h")
+    )
+    return set(buckets.unique()) | set(readings.rejected["receive_time"].dt.floor("h").unique())
 
 
 def _flatten(records: list[RecordColumns]) -> tuple[pd.DataFrame, pd.DataFrame]:

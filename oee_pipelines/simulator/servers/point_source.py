@@ -200,15 +200,10 @@ class PlantPointSource(PointSource):
     def _plant_readings(self, mapping: pd.Series, day: date) -> dict[str, np.ndarray]:
         begin = datetime(day.year, day.month, day.day, tzinfo=UTC)
         with self._lock:  # the plant caches machine days in an unsynchronised dict
-            table = self._plant.telemetry(
-                begin, begin + timedelta(days=1), [mapping["machine_id"]], [mapping["signal_type"]]
+            ts_us, value, quality, text_value = self._plant.signal_arrays(
+                mapping["machine_id"], mapping["signal_type"], begin, begin + timedelta(days=1)
             )
-        return {
-            "ts_us": table["ts"].cast(pa.int64()).to_numpy(),
-            "value": table["value"].to_numpy(zero_copy_only=False),
-            "quality": table["quality"].to_numpy(zero_copy_only=False).astype(np.int16),
-            "text_value": np.asarray(table["text_value"].to_pylist(), dtype=object),
-        }
+        return {"ts_us": ts_us, "value": value, "quality": quality, "text_value": text_value}
 
     def _count_before(self, tag: str, day: date) -> float:
         """Pieces counted between midnight of the epoch and midnight of `day` (negative before it)."""

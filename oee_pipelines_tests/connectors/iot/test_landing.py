@@ -9,6 +9,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from oee_pipelines.connectors.iot import landing
 from oee_pipelines.connectors.iot.buffer import (
     BufferLockedError,
     BufferWriter,
@@ -129,3 +130,31 @@ def test_an_empty_buffer_lands_an_empty_table(tmp_path, sensors) -> None:
     telemetry, quarantine, stats = land_hour(tmp_path, TEN, sensors)
     assert (telemetry.num_rows, len(quarantine), stats.segments) == (0, 0, [])
     assert isinstance(quarantine, pd.DataFrame)
+
+
+def test_a_segment_indexed_then_read_is_decoded_once(tmp_path, monkeypatch) -> None:
+    write(tmp_path, reading(TEN + timedelta(minutes=5), 1.0), reading(ELEVEN + timedelta(minutes=5), 2.0))
+    write(tmp_path, reading(ELEVEN + timedelta(minutes=7), 3.0))
+    first, second = closed_segments(tmp_path)
+    decoded: list[str] = []
+
+    def counting_read_records(path: Path):  # the real decoder, counted
+        decoded.append(path.name)
+        return read_records(path)
+
+    monkeypatch.setattr(landing, "read_records", counting_read_records)
+    source = landing.BufferSource(tmp_path)
+    assert source.segments_holding(TEN) == [first]  # indexes both segments: each decoded once
+    assert sorted(decoded) == sorted([first.name, second.name])
+    # The last segment indexed is kept for a read of it alone; any other read decodes.
+    readings = source.read([second])
+    assert len(decoded) == 2 and readings.raw["value"].tolist() == [3.0]
+    assert source.read([first]).raw["value"].tolist() == [1.0, 2.0] and len(decoded) == 3
+    assert source.read([second]).raw["value"].tolist() == [3.0] and len(decoded) == 4
+    # The index beside each segment now answers without decoding, in a new source too.
+    assert landing.BufferSource(tmp_path).segments_holding(ELEVEN) == [first, second]
+    assert len(decoded) == 4
+    fresh = landing.decode_segments([second])
+    assert readings.messages == fresh.messages == 1
+    pd.testing.assert_frame_equal(readings.raw, fresh.raw)
+    pd.testing.assert_series_equal(readings.reading_hours, fresh.reading_hours)
