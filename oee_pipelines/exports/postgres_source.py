@@ -30,6 +30,7 @@ from psycopg.generators import fetch_many
 from oee_pipelines.exports.columns import ExportTable
 
 READ_BLOCK_BYTES = 1 << 20
+CSV_CHUNK_BYTES = 1 << 20  # pyarrow's CSV reader's block size (its default), the size of its chunks
 READ_AHEAD_BLOCKS = 4
 _POLL_SECONDS = 0.1
 _GRACE_SECONDS = 1.0
@@ -48,7 +49,9 @@ def _row_blocks(rows: Iterable[bytes | memoryview], block_bytes: int) -> Iterato
 
 def _csv_options(table: ExportTable) -> dict[str, Any]:
     return {
-        "read_options": pacsv.ReadOptions(column_names=table.column_names, use_threads=False),
+        "read_options": pacsv.ReadOptions(
+            column_names=table.column_names, use_threads=False, block_size=CSV_CHUNK_BYTES
+        ),
         "parse_options": pacsv.ParseOptions(newlines_in_values=True),
         # COPY CSV writes NULL as an empty unquoted field and an empty string as "".
         "convert_options": pacsv.ConvertOptions(
@@ -60,6 +63,13 @@ def _csv_options(table: ExportTable) -> dict[str, Any]:
             false_values=["f"],
         ),
     }
+
+
+def parse_copy_csv(data: bytes, table: ExportTable) -> pa.Table:
+    """`COPY ... (FORMAT CSV)` text parsed into `table`'s columns, exactly as `copy_batches` parses it."""
+    if not data:
+        return table.arrow_schema.empty_table()
+    return pacsv.read_csv(pa.py_buffer(data), **_csv_options(table))
 
 
 def _copy_rows(conn: Connection, copy: Copy) -> Iterator[memoryview]:

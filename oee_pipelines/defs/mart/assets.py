@@ -3,7 +3,8 @@
 The view (sql/054) joins each snapshot with its machine, line, shift, work order and product and the
 work order's material figures. BI tools and exports read months of it, so this asset copies a day's
 rows into a table indexed for their filters, with `double precision` measures, in one transaction
-(delete the day, insert it again). The view stays for ad-hoc SQL.
+(delete the day, insert it again). The view stays for ad-hoc SQL. In the same step it writes the days'
+lake copy (`services/mart/lake_copy.py`), which the API's data-mart export reads when it is current.
 """
 
 import dagster as dg
@@ -16,7 +17,9 @@ from oee_pipelines.defs.oee.automation import rebuild_on_late_data
 from oee_pipelines.defs.owners import owners_of
 from oee_pipelines.defs.partitions import daily_backfill_policy, daily_partitions, partition_days
 from oee_pipelines.domain.days import day_bounds
+from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.mart.lake_copy import write_mart_days
 from oee_pipelines.services.oee.inputs import numbers_as_floats
 
 MART_TABLE = "oee_data_mart_table"
@@ -56,7 +59,7 @@ def refresh_day(warehouse: WarehouseResource, columns: list[str], start: object,
     backfill_policy=daily_backfill_policy(),
     group_name="oee",
     owners=owners_of("oee"),
-    kinds={"postgres"},
+    kinds={"postgres", "parquet"},
     metadata=column_schema(MART_TABLE),
     # + the day's work order figures (sql/051). Not the unpartitioned `erp_materials` (unit costs):
     # its 15-minute syncs would make `rebuild_on_late_data` rebuild every day built so far.
@@ -70,11 +73,15 @@ def refresh_day(warehouse: WarehouseResource, columns: list[str], start: object,
     description="The OEE data mart as an indexed table (one row per snapshot, denormalized, with its "
     "downtime minutes and work order figures), refreshed per day for BI tools and exports.",
 )
-def oee_data_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def oee_data_mart(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource
+) -> dg.MaterializeResult:
     columns = mart_columns(warehouse)
     days = partition_days(context)
     start, end = day_bounds(days[0])[0], day_bounds(days[-1])[1]
     rows = sum(refresh_day(warehouse, columns, *day_bounds(day)) for day in days)
+    with warehouse.connect() as conn:
+        lake_rows = write_mart_days(conn, lake.lake(), days)
     mart = numbers_as_floats(
         warehouse.query_frame(
             sql.SQL("SELECT * FROM {} WHERE snapshot_time > %s AND snapshot_time <= %s").format(
@@ -85,6 +92,7 @@ def oee_data_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
     extra = {
         "dagster/row_count": rows,
+        "lake_copy_rows": lake_rows,
         "downtime_minutes": round(float(mart["downtime_minutes"].sum()), 2) if rows else 0.0,
         **(
             oee_figures(mart.assign(performance_above_limit=False, pieces_without_ideal_cycle_time=0))

@@ -6,10 +6,19 @@ stage derived them from (the hand-computed overlap cases are in services/oee/tes
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
 import psycopg
 
-from oee_pipelines.defs.mart.assets import MART_TABLE, mart_columns, refresh_day
+from oee_pipelines.defs.mart.assets import MART_TABLE, mart_columns, oee_data_mart, refresh_day
+from oee_pipelines.domain.days import day_bounds
+from oee_pipelines.exports.queries import TimeRange
+from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
+from oee_pipelines.services.mart.lake_copy import current_days, read_manifest
+from oee_pipelines.storage.lake import Lake
 
 SETUP = """
 INSERT INTO organizations (id, name) VALUES ('o1', 'Org');
@@ -62,3 +71,27 @@ def test_the_table_refresh_replaces_the_days_rows(clean_database: str) -> None:
     assert any("(org_id, snapshot_time)" in i for i in indexes)
     assert any("(line_id, snapshot_time)" in i for i in indexes)
     assert any("(machine_id, snapshot_time)" in i for i in indexes)
+
+
+def test_the_asset_writes_the_days_lake_copy_after_the_table(clean_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(clean_database) as conn:
+        conn.execute(SETUP)
+    resources = {
+        "warehouse": WarehouseResource(database_url=clean_database),
+        "lake": LakeResource(root=str(tmp_path / "lake")),
+    }
+    result = dg.materialize([oee_data_mart], partition_key="2025-01-15", resources=resources)
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("oee_data_mart")
+    assert materialization.metadata["lake_copy_rows"].value == 2
+    lake = Lake(str(tmp_path / "lake"))
+    copy = read_manifest(lake, date(2025, 1, 15))
+    assert copy is not None and copy.rows == {"o1": 2}
+    day = TimeRange(datetime(2025, 1, 15, tzinfo=UTC), datetime(2025, 1, 16, tzinfo=UTC))
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        assert current_days(conn, lake, "o1", day) is not None
+        # The table's rows were refreshed again (a later run) but not the copy: no longer current.
+        refresh_day(
+            resources["warehouse"], mart_columns(resources["warehouse"]), *day_bounds(date(2025, 1, 15))
+        )
+        assert current_days(conn, lake, "o1", day) is None
