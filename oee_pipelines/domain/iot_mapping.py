@@ -14,8 +14,10 @@ expected range apply to the sensor's own type; a value outside the range is kept
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -143,8 +145,47 @@ def flatten_messages(
     topics: Sequence[str],
     receive_ns: Sequence[int],
     payloads: Sequence[object],
+    *,
+    vectorised: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Decoded messages -> one raw row per reading (`RAW_COLUMNS`) and a quarantine of bad messages."""
+    """Decoded messages -> one raw row per reading (`RAW_COLUMNS`) and a quarantine of bad messages.
+
+    `vectorised=False` explodes every message with `explode_payload` in turn: the reference the
+    default (the common payload shapes by column, the others message by message) is tested against.
+    """
+    exploded = _explode_by_shape(payloads) if vectorised else _explode_each(payloads)
+    repeats = exploded.counts
+    raw = pd.DataFrame(
+        {
+            "source_system": np.repeat(np.asarray(source_systems, dtype=object), repeats),
+            "source_ref": np.repeat(np.asarray(topics, dtype=object), repeats),
+            "sensor_id": pd.Series(exploded.sensor_ids, dtype=object),
+            "measurement": pd.Series(exploded.measurements, dtype=object),
+            "value": pd.Series(exploded.values, dtype=object),
+            "raw_ts": pd.Series(exploded.stamps, dtype=object),
+            "receive_time": pd.to_datetime(
+                np.repeat(np.asarray(receive_ns, dtype=np.int64), repeats), utc=True
+            ),
+        },
+        columns=RAW_COLUMNS,
+    )
+    return raw, _rejected_messages(exploded.rejected, source_systems, topics, receive_ns, payloads)
+
+
+@dataclass(frozen=True)
+class _Exploded:
+    """The readings of some messages as columns, the readings per message, and the refused messages."""
+
+    counts: np.ndarray  # int64, one per message
+    sensor_ids: np.ndarray | list[Any]
+    measurements: np.ndarray | list[Any]
+    values: np.ndarray | list[Any]
+    stamps: np.ndarray | list[Any]
+    rejected: list[tuple[int, str]]
+
+
+def _explode_each(payloads: Sequence[object]) -> _Exploded:
+    """Every message through `explode_payload`: the general path, and the reference."""
     counts: list[int] = []
     sensor_ids: list[Any] = []
     measurements: list[Any] = []
@@ -164,26 +205,156 @@ def flatten_messages(
         measurements.extend(message_measurements)
         values.extend(message_values)
         stamps.extend(message_stamps)
-    repeats = np.asarray(counts, dtype=np.int64)
-    raw = pd.DataFrame(
-        {
-            "source_system": np.repeat(np.asarray(source_systems, dtype=object), repeats),
-            "source_ref": np.repeat(np.asarray(topics, dtype=object), repeats),
-            "sensor_id": pd.Series(sensor_ids, dtype=object),
-            "measurement": pd.Series(measurements, dtype=object),
-            "value": pd.Series(values, dtype=object),
-            "raw_ts": pd.Series(stamps, dtype=object),
-            "receive_time": pd.to_datetime(
-                np.repeat(np.asarray(receive_ns, dtype=np.int64), repeats), utc=True
-            ),
-        },
-        columns=RAW_COLUMNS,
+    return _Exploded(np.asarray(counts, dtype=np.int64), sensor_ids, measurements, values, stamps, rejected)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The readings of the objects with the keys `keys`: which keys are measurements, the stamp key."""
+
+    keys: tuple[Any, ...]
+    measurements: list[str]
+    stamp_key: str | None
+
+    @classmethod
+    def of(cls, keys: tuple[Any, ...]) -> _Shape | None:
+        """The shape of a reading naming its sensor; None for the others (the general path judges them)."""
+        if "sensor_id" not in keys or "values" in keys or not all(type(key) is str for key in keys):
+            return None
+        measurements = [key for key in keys if key not in METADATA_KEYS]
+        if not measurements:
+            return None
+        stamp_key = "timestamp" if "timestamp" in keys else "ts" if "ts" in keys else None
+        return cls(keys, measurements, stamp_key)
+
+    @property
+    def order_free(self) -> bool:
+        """Objects holding the same keys in another order give the same readings (one measurement)."""
+        return len(self.measurements) == 1 and len(self.keys) == 2 + (self.stamp_key is not None)
+
+    def columns(self, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+        """The objects' sensors, timestamps and measurements; `KeyError` when one lacks a key."""
+
+        def column(key: str) -> np.ndarray:
+            return _objects(map(itemgetter(key), objects), len(objects))
+
+        stamps = None if self.stamp_key is None else column(self.stamp_key)
+        return column("sensor_id"), stamps, [column(key) for key in self.measurements]
+
+
+def _objects(items: Iterable[Any], count: int) -> np.ndarray:
+    """A 1-D object array of `items` as they are (`np.array` would make rows of tuples and lists)."""
+    return np.fromiter(items, dtype=object, count=count)
+
+
+def _exactly(values: np.ndarray, kind: type) -> np.ndarray:
+    """Which of `values` are of type `kind` itself (a subclass is not): `type` by `map`, compared in C."""
+    types = _objects(map(type, values), len(values))
+    return np.asarray(types == kind, dtype=bool)
+
+
+def _explode_by_shape(payloads: Sequence[object]) -> _Exploded:
+    """`_explode_each`, by column for the messages whose objects are readings naming a text sensor.
+
+    A message's shape is its first object's keys; its other objects must hold the same keys (checked
+    by column: key count and `itemgetter` maps, or each object's key order when that matters). For
+    each shape, C-level `itemgetter` maps take the sensors, measurements and timestamps at once, and
+    numpy scatters them to their rows. A message of another form (the `{ts, values}` form, mixed
+    shapes, a non-text sensor, a refusal) goes through `explode_payload` whole, as in the reference.
+    """
+    message_count = len(payloads)
+    item_lists = [payload if type(payload) is list else [payload] for payload in payloads]
+    item_counts = np.fromiter(map(len, item_lists), dtype=np.int64, count=message_count)
+    items = _objects(chain.from_iterable(item_lists), int(item_counts.sum()))
+    message_of_item = np.repeat(np.arange(message_count), item_counts)
+    first_item = np.concatenate(([0], np.cumsum(item_counts)))[:-1]
+    general = item_counts == 0  # messages for the general path; an empty array is refused there
+    general[message_of_item[~_exactly(items, dict)]] = True
+    messages_by_keys: dict[tuple[Any, ...], list[int]] = {}
+    for position in np.flatnonzero(~general).tolist():
+        messages_by_keys.setdefault(tuple(items[first_item[position]]), []).append(position)
+    shapes: list[_Shape] = []
+    shape_of_message = np.full(message_count, -1, dtype=np.int64)
+    for keys, positions in messages_by_keys.items():
+        shape = _Shape.of(keys)
+        if shape is None:
+            general[positions] = True
+        else:
+            shape_of_message[positions] = len(shapes)
+            shapes.append(shape)
+    # The objects of each shape's messages, in their order: one stable sort, however many shapes.
+    shape_of_item = shape_of_message[message_of_item]
+    by_shape = np.argsort(shape_of_item, kind="stable")
+    sorted_shapes = shape_of_item[by_shape]
+    shape_starts = np.searchsorted(sorted_shapes, np.arange(len(shapes)), side="left")
+    shape_ends = np.searchsorted(sorted_shapes, np.arange(len(shapes)), side="right")
+    groups: list[tuple[_Shape, np.ndarray, tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]]] = []
+    for shape, start, end in zip(shapes, shape_starts.tolist(), shape_ends.tolist(), strict=True):
+        keys = shape.keys
+        members = by_shape[start:end]
+        columns = None
+        if shape.order_free:
+            lengths = np.fromiter(map(len, items[members]), dtype=np.int64, count=len(members))
+            if (lengths == len(keys)).all():
+                try:
+                    columns = shape.columns(items[members])
+                except KeyError:
+                    columns = None
+        if columns is None:
+            same = np.fromiter(
+                (tuple(item) == keys for item in items[members]), dtype=bool, count=len(members)
+            )
+            general[message_of_item[members[~same]]] = True
+            members = members[same]
+            columns = shape.columns(items[members])
+        not_text = ~_exactly(columns[0], str)
+        general[message_of_item[members[not_text]]] = True
+        groups.append((shape, members, columns))
+    # Readings per object of the common shapes; per message, theirs or the general path's.
+    readings_per_item = np.zeros(len(items), dtype=np.int64)
+    for shape, members, _ in groups:
+        readings_per_item[members] = len(shape.measurements)
+    readings_per_item[general[message_of_item]] = 0
+    counts = np.bincount(message_of_item, weights=readings_per_item, minlength=message_count).astype(np.int64)
+    exploded_apart: dict[int, list[Reading]] = {}
+    rejected: list[tuple[int, str]] = []
+    for position in np.flatnonzero(general).tolist():
+        try:
+            exploded_apart[position] = explode_payload(payloads[position])
+        except PayloadShapeError as error:
+            rejected.append((position, f"{UNRECOGNISED_PAYLOAD}: {error}"))
+            exploded_apart[position] = []
+        counts[position] = len(exploded_apart[position])
+    message_start = np.concatenate(([0], np.cumsum(counts)))
+    sensor_ids, measurements, values, stamps = (
+        np.full(message_start[-1], None, dtype=object) for _ in range(4)
     )
-    return raw, _rejected_messages(rejected, source_systems, topics, receive_ns, payloads)
+    # An object's first row: its message's first row plus the rows of the message's earlier objects.
+    rows_before_item = np.concatenate(([0], np.cumsum(readings_per_item)))
+    item_start = (
+        message_start[message_of_item] + rows_before_item[:-1] - rows_before_item[first_item[message_of_item]]
+    )
+    for shape, members, (group_sensors, group_stamps, group_values) in groups:
+        keep = ~general[message_of_item[members]]
+        for offset, key in enumerate(shape.measurements):
+            rows = item_start[members[keep]] + offset
+            sensor_ids[rows] = group_sensors[keep]
+            measurements[rows] = key
+            values[rows] = group_values[offset][keep]
+            if group_stamps is not None:
+                stamps[rows] = group_stamps[keep]
+    for position, readings in exploded_apart.items():
+        for row, reading in enumerate(readings, int(message_start[position])):
+            sensor_ids[row], measurements[row], values[row], stamps[row] = reading
+    rejected.sort()
+    return _Exploded(counts, sensor_ids, measurements, values, stamps, rejected)
 
 
 def parse_timestamps(raw_ts: pd.Series) -> pd.Series:
     """ISO-8601 strings (any offset; none means UTC) or epoch seconds/milliseconds -> UTC; NaT if neither."""
+    plain = _plain_utc_texts(raw_ts)
+    if plain is not None:
+        return pd.Series(pd.DatetimeIndex(plain).tz_localize("UTC"), index=raw_ts.index)
     kinds = raw_ts.map(type)
     is_number = kinds.isin((int, float)).to_numpy()
     is_text = kinds.isin((str,)).to_numpy()
@@ -213,28 +384,56 @@ def _parse_iso(texts: pd.Series) -> pd.Series:
     When every text has the plain UTC shape, Arrow's cast parses them about 5x faster; a text it
     refuses (a 30 February, a leap second) sends the whole batch to pandas, which makes it NaT.
     """
-    array = pa.array(texts.to_numpy(dtype=object), pa.string())
-    if pc.all(pc.match_substring_regex(array, _PLAIN_UTC_ISO)).as_py():
-        try:
-            stamps = array.cast(pa.timestamp("us", tz="UTC"))
-        except pa.ArrowInvalid:
-            pass
-        else:
-            return stamps.to_pandas().set_axis(texts.index).dt.as_unit("ns").rename(texts.name)
+    stamps = _plain_utc_stamps(pa.array(texts.to_numpy(dtype=object), pa.string()))
+    if stamps is not None:
+        return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"), index=texts.index, name=texts.name)
     return pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
 
 
-def map_readings(raw: pd.DataFrame, sensors: pd.DataFrame, ingest_run_id: str = "") -> MappedReadings:
-    """Raw readings + the `iot_sensors` registry -> telemetry rows, a quarantine, the duplicates dropped."""
+def _plain_utc_stamps(array: pa.Array) -> np.ndarray | None:
+    """Texts of the plain UTC shape as naive UTC `datetime64[ns]`; None if one is not or Arrow refuses one."""
+    if not pc.all(pc.match_substring_regex(array, _PLAIN_UTC_ISO)).as_py():
+        return None
+    try:
+        stamps = array.cast(pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        return None
+    return stamps.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+
+
+def _plain_utc_texts(raw_ts: pd.Series) -> np.ndarray | None:
+    """`parse_timestamps`'s common case in Arrow alone: every stamp a text of the plain UTC shape.
+
+    Then the general path would parse them as one group, through `_parse_iso`'s fast path.
+    """
+    values = raw_ts.to_numpy(dtype=object)
+    if not len(values) or not _exactly(values, str).all():
+        return None
+    try:
+        array = pa.array(values, pa.string())
+    except (pa.ArrowException, UnicodeError):
+        return None
+    return _plain_utc_stamps(array)
+
+
+def map_readings(
+    raw: pd.DataFrame, sensors: pd.DataFrame, ingest_run_id: str = "", ts: pd.Series | None = None
+) -> MappedReadings:
+    """Raw readings + the `iot_sensors` registry -> telemetry rows, a quarantine, the duplicates dropped.
+
+    `ts`: `parse_timestamps(raw["raw_ts"])` when the caller has it already (the landing parsed them to
+    find the readings' hours).
+    """
     registry = _active(sensors).drop_duplicates("sensor_id").reset_index(drop=True)
     sensor_codes = pd.Index(registry["sensor_id"].astype(str)).get_indexer(_resolve_sensor_ids(raw, registry))
-    ts = parse_timestamps(raw["raw_ts"])
+    ts = parse_timestamps(raw["raw_ts"]) if ts is None else ts
     value = pd.to_numeric(raw["value"], errors="coerce").to_numpy(dtype=np.float64)
+    unparsed = ts.isna().to_numpy()
     reason = _first_reason(
         [
             (sensor_codes < 0, UNKNOWN_SENSOR),
-            (raw["raw_ts"].isna().to_numpy(), MISSING_TIMESTAMP),
-            (ts.isna().to_numpy(), UNPARSABLE_TIMESTAMP),
+            (_missing(raw["raw_ts"], unparsed), MISSING_TIMESTAMP),
+            (unparsed, UNPARSABLE_TIMESTAMP),
             (np.isnan(value), UNPARSABLE_VALUE),
         ],
         len(raw),
@@ -248,10 +447,7 @@ def map_readings(raw: pd.DataFrame, sensors: pd.DataFrame, ingest_run_id: str = 
     own_type = (measurement == GENERIC_MEASUREMENT) | (measurement == sensor_type)
     signal_codes, signals = pd.factorize(np.where(own_type, sensor_type, measurement))
     ts_ns, value = ts.array.asi8[keep], value[keep]
-    unique = ~pd.DataFrame(
-        {"sensor": codes, "signal": signal_codes, "ts": ts_ns, "value": value}
-    ).duplicated()
-    unique = unique.to_numpy()
+    unique = _first_occurrences(codes, signal_codes, len(signals), ts_ns, value)
     codes, own_type, value = codes[unique], own_type[unique], value[unique]
     kept = np.flatnonzero(keep)[unique]
     telemetry = pa.table(
@@ -270,7 +466,7 @@ def map_readings(raw: pd.DataFrame, sensors: pd.DataFrame, ingest_run_id: str = 
             "quality": pa.array(_quality(value, own_type, registry, codes), pa.int16()),
             "source_system": _take_column(raw["source_system"], kept),
             "source_ref": _take_column(raw["source_ref"], kept),
-            "ingest_run_id": pa.array(np.full(len(codes), ingest_run_id, dtype=object), pa.string()),
+            "ingest_run_id": pa.repeat(pa.scalar(ingest_run_id, pa.string()), len(codes)),
         },
         schema=TELEMETRY_SCHEMA,
     )
@@ -339,8 +535,35 @@ def _take(values: pd.Series, codes: np.ndarray) -> pa.Array:
 
 
 def _take_column(column: pd.Series, positions: np.ndarray) -> pa.Array:
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object)[positions])
-    return _take(pd.Series(uniques, dtype=object), codes)
+    return pa.array(column.to_numpy(dtype=object)[positions], pa.string())
+
+
+def _missing(raw_ts: pd.Series, unparsed: np.ndarray) -> np.ndarray:
+    """`raw_ts.isna()`, looked at only where the parse gave NaT (a missing stamp always parses to NaT)."""
+    missing = np.zeros(len(raw_ts), dtype=bool)
+    if unparsed.any():
+        missing[unparsed] = raw_ts[unparsed].isna().to_numpy()
+    return missing
+
+
+def _first_occurrences(
+    sensors: np.ndarray, signals: np.ndarray, signal_count: int, ts_ns: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Which rows are the first of their (sensor, signal, timestamp, value): not `duplicated()`.
+
+    Sensor, signal and timestamp fold into one int64 when their ranges allow (a landing's hours do), so
+    pandas hashes two columns instead of four; the same rows either way.
+    """
+    if len(ts_ns) and signals.min() >= 0:  # a signal without a name (-1) would fold onto another
+        first_ts = int(ts_ns.min())
+        span = int(ts_ns.max()) - first_ts + 1
+        series_count = (int(sensors.max()) + 1) * max(signal_count, 1)
+        if series_count * span < 2**62:
+            series = sensors.astype(np.int64) * max(signal_count, 1) + signals
+            folded = series * span + (ts_ns - first_ts)
+            return ~pd.DataFrame({"key": folded, "value": values}).duplicated().to_numpy()
+    frame = pd.DataFrame({"sensor": sensors, "signal": signals, "ts": ts_ns, "value": values})
+    return ~frame.duplicated().to_numpy()
 
 
 def _quarantine_rows(raw: pd.DataFrame, ts: pd.Series, reason: np.ndarray) -> pd.DataFrame:

@@ -75,6 +75,7 @@ class SegmentReadings:
     raw: pd.DataFrame  # domain.iot_mapping RAW_COLUMNS, one row per reading
     rejected: pd.DataFrame  # quarantine rows: messages whose shape held no reading
     reading_hours: pd.Series  # the hour of each raw reading's own timestamp (NaT if it has none)
+    reading_ts: pd.Series | None = None  # parse_timestamps(raw["raw_ts"]), for the map step
 
 
 class BufferSource:
@@ -120,12 +121,14 @@ def decode_segments(segments: list[Path]) -> SegmentReadings:
     """The raw readings and unusable messages of `segments`, in their order."""
     records = [read_records(path) for path in segments]
     raw, rejected = _flatten(records)
+    reading_ts = parse_timestamps(raw["raw_ts"])
     return SegmentReadings(
         segments=segments,
         messages=sum(len(columns) for columns in records),
         raw=raw,
-        reading_hours=parse_timestamps(raw["raw_ts"]).dt.floor("h"),
+        reading_hours=reading_ts.dt.floor("h"),
         rejected=rejected,
+        reading_ts=reading_ts,
     )
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -85,25 +86,81 @@ class HourBatch:
 
 @dataclass(frozen=True)
 class _Mapped:
+    """Mapped segments and, computed once for all the hours they hold, where each hour's rows are."""
+
     readings: SegmentReadings
     mapped: MappedReadings
+    # The telemetry ordered by hour (stable: an hour's rows keep their order), and each hour's rows.
+    telemetry_by_hour: pa.Table
+    hour_rows: dict[int, tuple[int, int]]  # hour (ns since the epoch) -> (first row, row count)
+    # Each quarantine frame of the segments with the hour of its rows, as `_in_hour` reads it.
+    quarantine_buckets: list[tuple[pd.DataFrame, pd.Series]]
+    readings_per_hour: dict[pd.Timestamp, int]
+    quarantined_per_hour: dict[pd.Timestamp, int]
+
+    @classmethod
+    def of(cls, readings: SegmentReadings, mapped: MappedReadings) -> _Mapped:
+        telemetry = mapped.telemetry
+        hour_codes = _hour_codes(telemetry["ts"])
+        order = np.argsort(hour_codes, kind="stable")
+        if not (np.diff(order) == 1).all():
+            telemetry = telemetry.take(pa.array(order))
+        codes, first_rows, row_counts = np.unique(hour_codes[order], return_index=True, return_counts=True)
+        hour_rows = {
+            int(code) * HOUR_NS: (int(first), int(count))
+            for code, first, count in zip(
+                codes.tolist(), first_rows.tolist(), row_counts.tolist(), strict=True
+            )
+        }
+        return cls(
+            readings,
+            mapped,
+            telemetry,
+            hour_rows,
+            [(frame, _bucket(frame)) for frame in (mapped.quarantine, readings.rejected)],
+            _counts(readings.reading_hours),
+            _counts(mapped.quarantine["ts"].dt.floor("h")),
+        )
+
+    def telemetry_of(self, hour: pd.Timestamp) -> pa.Table:
+        """The hour's telemetry rows in their mapped order (`filter` on the hour, by slicing)."""
+        first, count = self.hour_rows.get(hour.value, (0, 0))
+        return self.telemetry_by_hour.slice(first, count)
+
+
+HOUR_NS = 3_600 * 1_000_000_000
+_HOUR_US = 3_600 * 1_000_000
+
+
+def _hour_codes(ts: pa.ChunkedArray) -> np.ndarray:
+    """Hours since the epoch of non-null UTC microsecond timestamps."""
+    micros = ts.cast(pa.int64()).to_numpy() if ts.num_chunks else np.zeros(0, dtype=np.int64)
+    return np.floor_divide(micros, _HOUR_US)
+
+
+def _bucket(quarantine: pd.DataFrame) -> pd.Series:
+    return quarantine["ts"].where(quarantine["ts"].notna(), quarantine["receive_time"])
+
+
+def _counts(hours: pd.Series) -> dict[pd.Timestamp, int]:
+    """How many of `hours` are each hour (`hours.eq(hour).sum()` for every hour at once)."""
+    return {hour: int(count) for hour, count in hours.value_counts().items()}
 
 
 def map_hour(mapped: _Mapped, hour: pd.Timestamp, intake_quarantine: pd.DataFrame) -> HourBatch:
     """The hour's share of mapped segments (which may hold several hours)."""
-    readings, result = mapped.readings, mapped.mapped
-    in_hour = pc.and_(
-        pc.greater_equal(result.telemetry["ts"], pa.scalar(hour, pa.timestamp("us", tz="UTC"))),
-        pc.less(result.telemetry["ts"], pa.scalar(hour + HOUR, pa.timestamp("us", tz="UTC"))),
-    )
-    telemetry = result.telemetry.filter(in_hour)
+    readings = mapped.readings
+    telemetry = mapped.telemetry_of(hour)
     quarantine = pd.concat(
-        [_in_hour(frame, hour) for frame in (result.quarantine, readings.rejected, intake_quarantine)],
+        [
+            *(_rows_in_hour(frame, bucket, hour) for frame, bucket in mapped.quarantine_buckets),
+            _in_hour(intake_quarantine, hour),
+        ],
         ignore_index=True,
     )
     # Readings of this hour that are neither quarantined nor in the telemetry were duplicates.
-    quarantined_readings = int(result.quarantine["ts"].dt.floor("h").eq(hour).sum())
-    readings_in_hour = int(readings.reading_hours.eq(hour).sum())
+    quarantined_readings = mapped.quarantined_per_hour.get(hour, 0)
+    readings_in_hour = mapped.readings_per_hour.get(hour, 0)
     stats = LandingStats(
         hour_start=hour.to_pydatetime(),
         segments=[path.name for path in readings.segments],
@@ -130,7 +187,8 @@ def hour_batches(
         segments = source.segments_holding(hour.to_pydatetime())
         if current is None or current.readings.segments != segments:
             readings = source.read(segments)
-            current = _Mapped(readings, map_readings(readings.raw, sensors, ingest_run_id))
+            mapped = map_readings(readings.raw, sensors, ingest_run_id, ts=readings.reading_ts)
+            current = _Mapped.of(readings, mapped)
         yield map_hour(current, hour, intake_quarantine)
 
 
@@ -146,7 +204,13 @@ def land_hour(
 
 
 def _in_hour(quarantine: pd.DataFrame, hour: pd.Timestamp) -> pd.DataFrame:
-    bucket = quarantine["ts"].where(quarantine["ts"].notna(), quarantine["receive_time"])
+    return quarantine if quarantine.empty else _rows_in_hour(quarantine, _bucket(quarantine), hour)
+
+
+def _rows_in_hour(quarantine: pd.DataFrame, bucket: pd.Series, hour: pd.Timestamp) -> pd.DataFrame:
+    """The quarantine rows whose `bucket` (their own timestamp, else their receive time) is in the hour."""
+    if quarantine.empty:
+        return quarantine
     return quarantine[(bucket >= hour) & (bucket < hour + HOUR)]
 
 
@@ -190,15 +254,20 @@ class LandingSummary:
         self.preview = self.preview or telemetry.slice(0, 10)
 
 
-@dataclass(frozen=True)
+@dataclass
 class HourSink:
-    """Writes one hour: a lake file per source system, and the hour's `iot_quarantine` rows."""
+    """Writes one hour: a lake file per source system, and the hour's `iot_quarantine` rows.
+
+    One warehouse connection serves every hour of a landing (`close` it after the last); each hour's
+    rows are still committed in their own transaction before `write` returns.
+    """
 
     lake: Lake
     database_url: str
     sensors: pd.DataFrame
     default_org_id: str
     run_id: str
+    _conn: psycopg.Connection | None = field(default=None, init=False, repr=False)
 
     def write(self, batch: HourBatch) -> None:
         hour = batch.stats.hour_start
@@ -206,8 +275,18 @@ class HourSink:
             rows = batch.telemetry.filter(pc.equal(batch.telemetry["source_system"], source))
             write_hour_file(self.lake, hour_file(source, hour), rows)
         rows = quarantine_table(batch.quarantine, hour, self.sensors, self.default_org_id, self.run_id)
-        with psycopg.connect(self.database_url) as conn:
-            replace_rows(conn, QUARANTINE_TABLE, rows, sql.SQL("hour_start = %s"), [hour])
+        replace_rows(self._connection(), QUARANTINE_TABLE, rows, sql.SQL("hour_start = %s"), [hour])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection:
+        # autocommit: `replace_rows`'s transaction block is then a real transaction, committed at its end.
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.database_url, autocommit=True)
+        return self._conn
 
 
 def hour_file(source_system: str, hour: datetime) -> str:
@@ -226,6 +305,8 @@ def quarantine_table(
     quarantine: pd.DataFrame, hour: datetime, sensors: pd.DataFrame, default_org_id: str, run_id: str
 ) -> pa.Table:
     """The hour's quarantine rows for `iot_quarantine`: a known sensor's organization, else the default."""
+    if quarantine.empty:  # most hours: the same rows (none) without building an empty frame's columns
+        return QUARANTINE_SCHEMA.empty_table()
     org_of_sensor = dict(zip(sensors["sensor_id"].astype(str), sensors["org_id"].astype(str), strict=True))
     frame = quarantine.reindex(columns=QUARANTINE_COLUMNS).assign(
         org_id=quarantine["sensor_id"].map(org_of_sensor).fillna(default_org_id),
@@ -279,23 +360,26 @@ class IotLanding:
         sink = HourSink(self.lake, self.database_url, sensors, self.org_id, run_id)
         summary = LandingSummary()
         batches = hour_batches(BufferSource(buffer_dir), hours, sensors, ingest_run_id=run_id)
-        for _ in hours:
-            with landing_lock(buffer_dir):
-                batch = next(batches)
-                sink.write(batch)
-                if batch.stats.segments:
-                    mark_landed(buffer_dir, batch.stats.hour_start, batch.stats.segments)
-            summary.add(batch)
-            progress(
-                Progress(
-                    task="iot_sensor_batches",
-                    done=summary.hours,
-                    total=len(hours),
-                    unit="hours",
-                    counts={"readings landed": summary.readings, "quarantined": summary.quarantined},
-                    detail=f"{batch.stats.hour_start:%Y-%m-%d %H:00}",
+        try:
+            for _ in hours:
+                with landing_lock(buffer_dir):
+                    batch = next(batches)
+                    sink.write(batch)
+                    if batch.stats.segments:
+                        mark_landed(buffer_dir, batch.stats.hour_start, batch.stats.segments)
+                summary.add(batch)
+                progress(
+                    Progress(
+                        task="iot_sensor_batches",
+                        done=summary.hours,
+                        total=len(hours),
+                        unit="hours",
+                        counts={"readings landed": summary.readings, "quarantined": summary.quarantined},
+                        detail=f"{batch.stats.hour_start:%Y-%m-%d %H:00}",
+                    )
                 )
-            )
+        finally:
+            sink.close()
         return summary
 
 
