@@ -47,24 +47,21 @@ class RuleResult:
 def check_ranges(telemetry: pd.DataFrame, sensor_range_config: pd.DataFrame) -> RuleResult:
     """Apply each active range rule (machine_id + signal_type) to the matching readings."""
     rules = sensor_range_config[sensor_range_config["is_active"].astype(bool)]
-    rules = rules.drop_duplicates(["machine_id", "signal_type"], keep="last")
-    limits = telemetry[["machine_id", "signal"]].merge(
-        rules[["machine_id", "signal_type", "min_value", "max_value", "violation_action"]].rename(
-            columns={"signal_type": "signal"}
-        ),
-        on=["machine_id", "signal"],
-        how="left",
-    )
+    rules = rules.drop_duplicates(["machine_id", "signal_type"], keep="last").reset_index(drop=True)
+    # Each reading's rule row; -1 (no rule) takes the NaN appended after the rules' values.
+    rule = _rule_of_each_reading(telemetry, rules)
     value = telemetry["value"].to_numpy(dtype=float)
-    low, high = limits["min_value"].to_numpy(dtype=float), limits["max_value"].to_numpy(dtype=float)
+    low = np.append(rules["min_value"].to_numpy(dtype=float), np.nan)[rule]
+    high = np.append(rules["max_value"].to_numpy(dtype=float), np.nan)[rule]
     violated = (value < low) | (value > high)
-    action = limits["violation_action"].to_numpy(dtype=object)
+    action = np.append(rules["violation_action"].to_numpy(dtype=object), np.nan)[rule]
     degrade, reject = violated & (action == "DEGRADE"), violated & (action == "REJECT")
-    result = telemetry.copy()
-    result["quality"] = np.where(
-        degrade, np.minimum(result["quality"].fillna(100), DEGRADED_QUALITY), result["quality"]
+    quality = np.where(
+        degrade, np.minimum(telemetry["quality"].fillna(100), DEGRADED_QUALITY), telemetry["quality"]
     )
-    result = result[~reject]
+    # One gather of the kept rows (not a copy of the whole day, then a second one without the rejected).
+    result = telemetry.take(np.flatnonzero(~reject))
+    result["quality"] = quality[~reject]
     bad = telemetry[violated]
     bad_action = pd.Series(action[violated], dtype=object)
     findings = alert_rows(
@@ -94,13 +91,29 @@ def check_ranges(telemetry: pd.DataFrame, sensor_range_config: pd.DataFrame) -> 
     return RuleResult(frame=result, alerts=alerts, counts=counts)
 
 
+def _rule_of_each_reading(telemetry: pd.DataFrame, rules: pd.DataFrame) -> np.ndarray:
+    """Row of `rules` (unique machine_id, signal_type) matching each reading's machine and signal, -1 if none.
+
+    The readings' keys are coded once each (not merged as pairs): a rule is found on a machines x
+    signals grid of those codes."""
+    machine_codes, machines = pd.factorize(telemetry["machine_id"])
+    signal_codes, signals = pd.factorize(telemetry["signal"])
+    rule_machine = pd.Index(machines).get_indexer(rules["machine_id"])
+    rule_signal = pd.Index(signals).get_indexer(rules["signal_type"])
+    known = (rule_machine >= 0) & (rule_signal >= 0)
+    # A last row and column of -1: a reading without machine or signal (code -1) finds no rule.
+    grid = np.full((len(machines) + 1, len(signals) + 1), -1, dtype=np.int64)
+    grid[rule_machine[known], rule_signal[known]] = np.flatnonzero(known)
+    return grid[machine_codes, signal_codes]
+
+
 def drop_duplicates(telemetry: pd.DataFrame, tolerance_seconds: float = 1.0) -> RuleResult:
     """Remove readings equal to an earlier one of the same machine and signal less than 1 s before it."""
     keys = ["machine_id", "signal", "value", "text_value"]
     # Readings of one (machine, signal, value, text_value) form a group (nulls equal to nulls); within a
     # group, in time order (ties in row order), a reading closer than the tolerance to the one before
     # it is a duplicate. Group codes sorted with numpy, not the key columns themselves (issue 19).
-    group = telemetry.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    group = _group_codes(telemetry, keys)
     micros = to_micros(telemetry["ts"])
     order = np.lexsort((np.arange(len(telemetry)), micros, group))
     duplicate_in_order = np.zeros(len(telemetry), dtype=bool)
@@ -108,9 +121,9 @@ def drop_duplicates(telemetry: pd.DataFrame, tolerance_seconds: float = 1.0) -> 
         same = group[order][1:] == group[order][:-1]
         close = np.diff(micros[order]) < tolerance_seconds * MICROS_PER_SECOND
         duplicate_in_order[1:] = same & close
-    duplicate = pd.Series(False, index=telemetry.index)
-    duplicate.iloc[order] = duplicate_in_order
-    removed = telemetry[duplicate.to_numpy()]
+    duplicate = np.empty(len(telemetry), dtype=bool)
+    duplicate[order] = duplicate_in_order
+    removed = telemetry[duplicate]
     findings = alert_rows(
         org_id=removed["org_id"],
         machine_id=removed["machine_id"],
@@ -124,10 +137,27 @@ def drop_duplicates(telemetry: pd.DataFrame, tolerance_seconds: float = 1.0) -> 
         last_value=removed["value"],
     )
     alerts = group_hourly(findings, metric="sum")
-    frame = telemetry[~duplicate.to_numpy()]
+    frame = telemetry[~duplicate]
     return RuleResult(
         frame=frame, alerts=alerts, counts={"readings": len(telemetry), "duplicates": len(removed)}
     )
+
+
+def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """A code per row, equal where all `keys` are equal (nulls equal to nulls): the groups of
+    `groupby(keys, dropna=False)`, from each column's factorize codes (as groupby codes them)
+    combined in int64; re-coded only when the next product could overflow."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    bound = 1  # combined < bound
+    for key in keys:
+        codes, uniques = pd.factorize(frame[key], sort=False, use_na_sentinel=False)
+        width = max(len(uniques), 1)
+        if bound > (1 << 62) // width:
+            combined = pd.factorize(combined, sort=False)[0].astype(np.int64, copy=False)
+            bound = max(len(frame), 1)
+        combined = combined * width + codes
+        bound *= width
+    return combined
 
 
 def expected_intervals_from_iot_sensors(iot_sensors: pd.DataFrame) -> pd.DataFrame:

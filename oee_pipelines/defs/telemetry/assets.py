@@ -29,7 +29,7 @@ from oee_pipelines.resources.lake import LakeResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.services.oee.inputs import (
     PlantReference,
-    clean_readings,
+    clean_table,
     enriched_folder,
     load_day_plan,
     load_reference,
@@ -92,9 +92,9 @@ def enriched_telemetry(
 
 def enrich_day(lake: Lake, warehouse: WarehouseResource, reference: PlantReference, day: date) -> EnrichedDay:
     raw = raw_telemetry_day(lake, day)
-    readings = raw.to_pandas()
-    clean = clean_readings(readings, reference)
-    ranges, unique = clean.ranges, clean.unique
+    cleaned = clean_table(raw, reference)
+    readings = cleaned.readings
+    ranges, unique = cleaned.clean.ranges, cleaned.clean.unique
     start, end = day_bounds(day)
     completeness = check_completeness(
         readings,
@@ -103,7 +103,7 @@ def enrich_day(lake: Lake, warehouse: WarehouseResource, reference: PlantReferen
         pd.Timestamp(end),
     )
     plan = load_day_plan(warehouse, reference, day)
-    enriched = enrich_telemetry(clean.frame, plan.context)
+    enriched = enrich_telemetry(cleaned.table, plan.context)
     lake.replace_folder(enriched_folder(day), {ENRICHED_FILE: enriched.table})
     replace_alerts(
         warehouse,

@@ -10,8 +10,13 @@ the product (`machine_cycle_times`, plant model before MES), else the product's 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import posixpath
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -161,7 +167,7 @@ def raw_telemetry_day(lake: Lake, day: date, row_filter: pc.Expression | None = 
     other types (dictionary strings, other integer widths, timestamp units) are cast to the schema's.
     A whole day is read with DuckDB (issue 19: faster than a pyarrow dataset scan, see bench_enrichment); a
     filtered read stays a pyarrow scan, whose filter skips the row groups and files it excludes."""
-    files = sorted(lake.fs.glob(lake.path(RAW_TELEMETRY, "source=*", Lake.date_folder(day), "*.parquet")))
+    files = _raw_day_files(lake, day)
     if not files:
         return TELEMETRY_SCHEMA.empty_table()
     if row_filter is None:
@@ -216,6 +222,42 @@ def clean_readings(readings: pd.DataFrame, reference: PlantReference) -> CleanRe
     return CleanReadings(ranges=ranges, unique=drop_duplicates(ranges.frame))
 
 
+@dataclass(frozen=True)
+class CleanTable:
+    """A day's raw readings cleaned: the rules' results, and the kept readings as an Arrow table."""
+
+    readings: pd.DataFrame
+    clean: CleanReadings
+    # The kept readings in TELEMETRY_SCHEMA: what `to_telemetry_table(clean.frame)` gives, taken from the
+    # raw table (no pandas round trip of the whole day).
+    table: pa.Table
+
+
+def clean_table(raw: pa.Table, reference: PlantReference) -> CleanTable:
+    """`clean_readings` of a raw table (in TELEMETRY_SCHEMA), with the kept rows taken from `raw`."""
+    readings = raw.to_pandas()
+    clean = clean_readings(readings, reference)
+    kept = clean.unique.frame
+    # `readings` has a RangeIndex and the rules keep their rows' labels, in order: the labels are raw
+    # positions, ascending. A mask filters chunk by chunk (a take first joins each column's chunks).
+    keep = np.zeros(raw.num_rows, dtype=bool)
+    keep[kept.index.to_numpy(dtype=np.int64)] = True
+    table = raw.filter(pa.array(keep))
+    # As from pandas: the rules' quality (DEGRADE), and a NaN value is a null.
+    quality = pa.array(kept["quality"].to_numpy(), from_pandas=True).cast(pa.int16())
+    table = table.set_column(
+        table.schema.get_field_index("quality"), TELEMETRY_SCHEMA.field("quality"), quality
+    )
+    value = table["value"]
+    if table.num_rows and pc.any(pc.is_nan(value)).as_py():
+        not_a_number = pc.fill_null(pc.is_nan(value), False)
+        value = pc.if_else(not_a_number, pa.scalar(None, pa.float64()), value)
+        table = table.set_column(
+            table.schema.get_field_index("value"), TELEMETRY_SCHEMA.field("value"), value
+        )
+    return CleanTable(readings=readings, clean=clean, table=table.combine_chunks())
+
+
 def enriched_folder(day: date) -> str:
     return posixpath.join(ENRICHED_TELEMETRY, Lake.date_folder(day))
 
@@ -232,11 +274,132 @@ def enriched_day(
     return dataset.to_table(columns=columns, filter=row_filter)
 
 
+class ReadingsCache:
+    """`oee_readings` per day, shared by the OEE assets of one process (issue 19: each of the four read,
+    cleaned and enriched the same day again).
+
+    The key is everything the readings are computed from: the lake, the day, each file read (the
+    enriched day, the raw days before and after: path, size, modification time in ns, inode or the
+    object store's ETag) and a digest of the warehouse inputs (the range rules, the plan's context).
+    A rebuilt folder, a landed late file, a changed rule or plan is a new key: a miss, never a stale
+    hit. The files are fingerprinted before and after the computation and a result is kept only if
+    they did not change meanwhile. On an object store without versions in its listing nothing is
+    kept. Bounded: at most `max_entries` days and `max_rows` rows, least recently used first out.
+    Thread-safe; every caller gets its own copy."""
+
+    def __init__(self, max_entries: int = 8, max_rows: int = 2_000_000) -> None:
+        self.max_entries = max_entries
+        self.max_rows = max_rows
+        self._entries: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_compute(
+        self,
+        lake: Lake,
+        day: date,
+        reference: PlantReference,
+        plan: DayPlan,
+        compute: Callable[[], pd.DataFrame],
+    ) -> pd.DataFrame:
+        files = _input_files_fingerprint(lake, day)
+        if files is None or self.max_entries <= 0:
+            return compute()
+        key = (lake.url_root, day, files, _inputs_digest(reference, plan))
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return cached.copy()
+            self.misses += 1
+        readings = compute()
+        if _input_files_fingerprint(lake, day) == files and len(readings) <= self.max_rows:
+            with self._lock:
+                self._entries[key] = readings.copy()
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries or self._rows() > self.max_rows:
+                    self._entries.popitem(last=False)
+        return readings
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _rows(self) -> int:
+        return sum(len(frame) for frame in self._entries.values())
+
+
+READINGS_CACHE = ReadingsCache()
+
+
+def _input_files_fingerprint(lake: Lake, day: date) -> tuple[Any, ...] | None:
+    """Each file `oee_readings` reads with what identifies its version; None if one is unknown."""
+    files = [
+        *lake.list_files(enriched_folder(day)),
+        *_raw_day_files(lake, day - timedelta(days=1)),
+        *_raw_day_files(lake, day + timedelta(days=1)),
+    ]
+    versions: list[tuple[Any, ...]] = []
+    for path in files:
+        try:
+            if lake.is_local:
+                stat = os.stat(path)
+                versions.append((path, stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns))
+                continue
+            info = lake.fs.info(path)
+        except FileNotFoundError:
+            return None  # replaced while listed: not a state to remember
+        version = next((info[name] for name in _OBJECT_VERSION_FIELDS if info.get(name)), None)
+        if version is None:
+            return None
+        versions.append((path, info.get("size"), str(version)))
+    return tuple(versions)
+
+
+# Fields an object store lists that change with the content (a modification time in seconds does not
+# tell two writes in one second apart).
+_OBJECT_VERSION_FIELDS = ("ETag", "etag", "generation", "md5Hash", "content_md5")
+
+
+def _inputs_digest(reference: PlantReference, plan: DayPlan) -> bytes:
+    """A digest of the warehouse inputs of `oee_readings` (equal bytes: equal inputs)."""
+    context = plan.context
+    frames = (
+        reference.sensor_ranges,
+        context.schedules,
+        context.shifts,
+        context.operators,
+        context.machine_lines,
+        context.machine_cycle_times,
+        context.product_cycle_times,
+    )
+    return hashlib.blake2b(pickle.dumps(frames, protocol=5), digest_size=32).digest()
+
+
+def _raw_day_files(lake: Lake, day: date) -> list[str]:
+    return sorted(lake.fs.glob(lake.path(RAW_TELEMETRY, "source=*", Lake.date_folder(day), "*.parquet")))
+
+
 def oee_readings(lake: Lake, day: date, reference: PlantReference, plan: DayPlan) -> pd.DataFrame:
     """State and counter readings the OEE of `day` needs: the enriched day, the last state before it,
     and the first hours of the next day (so a stop through midnight is judged whole and the counter at
     00:00 closes the day's last window). The neighbours come from the raw lake, cleaned and enriched
-    here, so a day's OEE does not wait for the next day's enrichment."""
+    here, so a day's OEE does not wait for the next day's enrichment.
+
+    The four OEE assets of a run ask for the same days: the answer is kept in a small process-wide
+    cache (`READINGS_CACHE`) keyed by everything it is computed from, so a rebuilt lake file, a changed
+    range rule or a changed plan is a different key, never a stale answer. Each caller gets its own copy."""
+    return READINGS_CACHE.get_or_compute(
+        lake, day, reference, plan, lambda: _compute_oee_readings(lake, day, reference, plan)
+    )
+
+
+def _compute_oee_readings(lake: Lake, day: date, reference: PlantReference, plan: DayPlan) -> pd.DataFrame:
     start, end = day_bounds(day)
     frames = []
     today = enriched_day(lake, day, TIMELINE_COLUMNS, OEE_SIGNALS)
@@ -247,11 +410,9 @@ def oee_readings(lake: Lake, day: date, reference: PlantReference, plan: DayPlan
     if len(before):
         frames.append(before.sort_values("ts", kind="stable").groupby("machine_id").tail(1))
     next_hours = pc.field("signal").isin(OEE_SIGNALS) & (pc.field("ts") < end + NEXT_DAY_LOOKAHEAD)
-    after = raw_telemetry_day(lake, day + timedelta(days=1), next_hours).to_pandas()
-    if len(after):
-        frames.append(
-            enrich_telemetry(clean_readings(after, reference).frame, plan.context).table.to_pandas()
-        )
+    after = raw_telemetry_day(lake, day + timedelta(days=1), next_hours)
+    if after.num_rows:
+        frames.append(enrich_telemetry(clean_table(after, reference).table, plan.context).table.to_pandas())
     if not frames:
         return pd.DataFrame(columns=TIMELINE_COLUMNS)
     readings = pd.concat([frame.reindex(columns=TIMELINE_COLUMNS) for frame in frames], ignore_index=True)
