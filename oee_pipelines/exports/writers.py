@@ -16,7 +16,10 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -174,11 +177,23 @@ def _text_schema(table: ExportTable) -> pa.Schema:
 # JSON is written column by column in Arrow, each value exactly as orjson writes it (`orjson.dumps` of
 # the rows as dicts was the reference, and stays the fallback for the values below that Arrow spells
 # differently): floats in plain notation in [1e-5, 1e15), text needing no escapes, dates of years 1-9999.
+# A column without nulls keeps its text as it is: its quotes (or a float's `.0`) go into the literal text
+# between the columns, so that the one join of the row writes it, without a copy of the column first.
 _JSON_PLAIN_FLOATS = (1e-5, 1e15)
-JSON_ROWS_PER_CHUNK = 65_536
+JSON_ROWS_PER_CHUNK = 4_096  # about 3 MB of data-mart JSON (small batches are joined up to it)
+JSON_FORMATTING_THREADS = 2  # slices formatted at once (Arrow's kernels run without the GIL), in order
 _JSON_ESCAPED_BYTES = np.zeros(256, dtype=bool)
 _JSON_ESCAPED_BYTES[[*range(0x20), ord('"'), ord("\\")]] = True
 _DATE32_YEAR_1, _DATE32_YEAR_9999_END = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, days since 1970
+
+
+@dataclass(frozen=True)
+class _JsonColumn:
+    """A column's JSON text: `values` (no nulls left), each written between `opening` and `closing`."""
+
+    values: pa.Array
+    opening: str = ""
+    closing: str = ""
 
 
 def _orjson_values(array: pa.Array) -> pa.Array:
@@ -186,7 +201,16 @@ def _orjson_values(array: pa.Array) -> pa.Array:
     return pa.array([orjson.dumps(value).decode() for value in array.to_pylist()], pa.string())
 
 
-def _json_floats(array: pa.Array) -> pa.Array:
+def _holds_byte(text: pa.Array, byte: str) -> bool:
+    """Whether any value of a plain string array holds `byte` (a look at its data buffer, no copy)."""
+    buffers = _text_buffers(text)
+    if buffers is None:
+        return True
+    offsets, data = buffers
+    return bool((data[offsets[0] : offsets[-1]] == ord(byte)).any())
+
+
+def _json_floats(array: pa.Array) -> _JsonColumn:
     text = array.cast(pa.string())  # the shortest round-trip digits, as orjson's, spelled differently
     values = array.to_numpy(zero_copy_only=False)  # nulls as NaN: they are filled with `null` later
     valid = np.asarray(array.is_valid())
@@ -194,81 +218,126 @@ def _json_floats(array: pa.Array) -> pa.Array:
         magnitude = np.abs(values)
         plain = ((magnitude >= _JSON_PLAIN_FLOATS[0]) & (magnitude < _JSON_PLAIN_FLOATS[1])) | (values == 0)
         whole = plain & (np.floor(values) == values)
-    if whole.all():
-        text = pc.binary_join_element_wise(text, ".0", "")  # orjson writes 15.0 where Arrow writes 15
-    elif whole.any():
+    unusual = valid & ~plain
+    if _holds_byte(text, "e"):  # Arrow's exponent notation starts lower than orjson's
+        unusual |= np.asarray(pc.fill_null(pc.match_substring(text, "e"), False))
+    if whole.all() and not unusual.any():  # (no nulls either: a null is not whole)
+        return _JsonColumn(text, closing=".0")  # orjson writes 15.0 where Arrow writes 15
+    if whole.any():
         mask = pa.array(whole)
         text = pc.replace_with_mask(text, mask, pc.binary_join_element_wise(text.filter(mask), ".0", ""))
-    unusual = valid & ~plain
-    exponent = pc.match_substring(text, "e")  # Arrow's exponent notation starts lower than orjson's
-    if pc.any(exponent).as_py():
-        unusual |= np.asarray(pc.fill_null(exponent, False))
     if unusual.any():  # exponents, NaN, infinities: orjson's own spelling
         mask = pa.array(unusual)
         text = pc.replace_with_mask(text, mask, _orjson_values(array.filter(mask)))
-    return text
+    return _JsonColumn(text)
 
 
-def _json_quoted(text: pa.Array) -> pa.Array:
-    return pc.binary_join_element_wise(pa.scalar('"'), text, pa.scalar('"'), "")
+def _json_quoted(text: pa.Array) -> _JsonColumn:
+    if text.null_count == 0:
+        return _JsonColumn(text, opening='"', closing='"')
+    return _JsonColumn(pc.binary_join_element_wise(pa.scalar('"'), text, pa.scalar('"'), ""))
 
 
-def _json_text(array: pa.Array) -> pa.Array:
+def _json_text(array: pa.Array) -> _JsonColumn:
     buffers = _text_buffers(array)
     if buffers is None:
-        return _orjson_values(array)
+        return _JsonColumn(_orjson_values(array))
     offsets, data = buffers
     if _JSON_ESCAPED_BYTES[data[offsets[0] : offsets[-1]]].any():
-        return _orjson_values(array)  # quotes, backslashes or control characters: let orjson escape them
+        return _JsonColumn(_orjson_values(array))  # quotes, backslashes or control characters: orjson's
     return _json_quoted(array)
 
 
-def _json_dates(array: pa.Array) -> pa.Array:
+def _json_dates(array: pa.Array) -> _JsonColumn:
     days = array.cast(pa.int32())
     low, high = pc.min(days).as_py(), pc.max(days).as_py()
     if low is not None and (low < _DATE32_YEAR_1 or high > _DATE32_YEAR_9999_END):
-        return _orjson_values(array)
+        return _JsonColumn(_orjson_values(array))
     return _json_quoted(array.cast(pa.string()))
 
 
-def _json_values(array: pa.Array, kind: Kind) -> pa.Array:
+def _json_column(array: pa.Array, kind: Kind) -> _JsonColumn:
     """The column's values as JSON text; nulls as `null`."""
     if kind in (Kind.PERCENT, Kind.NUMBER) and pa.types.is_float64(array.type):
         encoded = _json_floats(array)
     elif kind is Kind.INTEGER and pa.types.is_integer(array.type):
-        encoded = array.cast(pa.string())
+        encoded = _JsonColumn(array.cast(pa.string()))
     elif kind is Kind.BOOLEAN and pa.types.is_boolean(array.type):
-        encoded = pc.if_else(array, pa.scalar("true"), pa.scalar("false"))
+        encoded = _JsonColumn(pc.if_else(array, pa.scalar("true"), pa.scalar("false")))
     elif kind is Kind.DATE and pa.types.is_date32(array.type):
         encoded = _json_dates(array)
     elif kind in (Kind.TEXT, Kind.TIMESTAMP):  # timestamps arrive as ISO text
         encoded = _json_text(array)
     else:
-        encoded = _orjson_values(array)
-    return pc.fill_null(encoded, "null")
+        encoded = _JsonColumn(_orjson_values(array))
+    if encoded.values.null_count:
+        return _JsonColumn(pc.fill_null(encoded.values, "null"), encoded.opening, encoded.closing)
+    return encoded
 
 
-def _json_rows(table: ExportTable, batch: pa.RecordBatch) -> bytes:
-    """The batch's rows as JSON objects, comma-separated (no brackets)."""
+def _json_rows(table: ExportTable, batch: pa.RecordBatch) -> memoryview:
+    """The batch's rows as JSON objects, comma-separated (no brackets), as a view of Arrow's buffer."""
     pieces: list[pa.Array | pa.Scalar] = []
+    literal = "{"
     for index, (array, column) in enumerate(zip(batch.columns, table.columns, strict=True)):
-        key = (b"{" if index == 0 else b",") + orjson.dumps(column.name) + b":"
-        pieces += [pa.scalar(key.decode()), _json_values(array, column.kind)]
-    pieces.append(pa.scalar("},"))
+        encoded = _json_column(array, column.kind)
+        literal += ("" if index == 0 else ",") + orjson.dumps(column.name).decode() + ":" + encoded.opening
+        pieces += [pa.scalar(literal), encoded.values]
+        literal = encoded.closing
+    pieces.append(pa.scalar(literal + "},"))
     rows = pc.binary_join_element_wise(*pieces, "")
     offsets, data = _text_buffers(rows) or (np.zeros(1, np.int32), np.zeros(0, np.uint8))
-    return data[offsets[0] : offsets[-1] - 1].tobytes()  # all rows, without the last comma
+    return data[offsets[0] : offsets[-1] - 1].data  # all rows, without the last comma
+
+
+def _json_slices(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches' rows in slices of `rows` (the last one shorter): big batches cut, small ones joined."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        start = 0
+        while start < batch.num_rows:
+            taken = min(rows - pending_rows, batch.num_rows - start)
+            pending.append(batch.slice(start, taken))
+            pending_rows, start = pending_rows + taken, start + taken
+            if pending_rows == rows:
+                yield _one_batch(pending)
+                pending, pending_rows = [], 0
+    if pending:
+        yield _one_batch(pending)
+
+
+def _one_batch(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(parts) == 1:
+        return parts[0]
+    return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
 
 
 def json_stream(table: ExportTable, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """A JSON array of objects, one per row; timestamps as ISO 8601 UTC strings."""
+    """A JSON array of objects, one per row; timestamps as ISO 8601 UTC strings.
+
+    A slice at a time (bounded memory, and far from Arrow's 2 GiB limit of one string column), the next
+    ones formatted on other threads while the last one is sent."""
+
+    def formatted(part: pa.RecordBatch) -> memoryview:
+        return _json_rows(table, _with_text_timestamps(table, part))
+
     separator = b"["
-    for batch in batches:
-        # A slice at a time: bounded memory, and far from Arrow's 2 GiB limit of one string column.
-        for start in range(0, batch.num_rows, JSON_ROWS_PER_CHUNK):
-            part = batch.slice(start, JSON_ROWS_PER_CHUNK)
-            yield separator + _json_rows(table, _with_text_timestamps(table, part))
+    pool = ThreadPoolExecutor(JSON_FORMATTING_THREADS, thread_name_prefix="oee-json")
+    try:
+        # The bytes are made here, on one thread: made on the formatting threads, each thread's allocator
+        # would keep a few chunks' worth of memory.
+        waiting: deque[Future[memoryview]] = deque()
+        for part in _json_slices(batches, JSON_ROWS_PER_CHUNK):
+            waiting.append(pool.submit(formatted, part))
+            if len(waiting) > JSON_FORMATTING_THREADS:
+                yield b"".join((separator, waiting.popleft().result()))
+                separator = b","
+        while waiting:
+            yield b"".join((separator, waiting.popleft().result()))
             separator = b","
+    finally:  # also when the client hung up: slices not started are dropped, the threads end here
+        pool.shutdown(wait=True, cancel_futures=True)
     yield b"[]" if separator == b"[" else b"]"
 
 

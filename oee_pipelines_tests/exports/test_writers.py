@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -245,3 +246,58 @@ def test_json_of_a_big_batch_is_written_a_slice_at_a_time(monkeypatch: pytest.Mo
     chunks = list(export_stream(ExportFormat.JSON, EDGE, [batch]))
     assert len(chunks) == -(-batch.num_rows // 4) + 1  # the slices, then the closing bracket
     assert b"".join(chunks) == orjson_reference(EDGE, [batch])
+
+
+def no_null_batch(rows: int = 40) -> pa.RecordBatch:
+    """Columns without nulls: their quotes (and a whole float column's `.0`) go into the text between
+    columns instead of into a copy of the column; the other columns keep their nulls."""
+    return pa.RecordBatch.from_pydict(
+        {
+            "number": [float(n) for n in range(rows)],  # all whole: `.0` after each
+            "pct": [1e16 if n % 7 == 0 else 2.0 for n in range(rows)],  # whole, some in exponent notation
+            "count": list(range(rows)),
+            "flag": [n % 2 == 0 for n in range(rows)],
+            "day": [date(2025, 1, 1 + n % 28) for n in range(rows)],
+            "label": [f"Line {n}" for n in range(rows)],
+            "at": [datetime(2025, 1, 15, n % 24, tzinfo=UTC) for n in range(rows)],
+        },
+        schema=EDGE.arrow_schema,
+    )
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 4, 7, 1000])
+def test_json_joins_and_cuts_batches_into_slices_and_keeps_every_byte(
+    monkeypatch: pytest.MonkeyPatch, rows_per_chunk: int
+) -> None:
+    monkeypatch.setattr(writers, "JSON_ROWS_PER_CHUNK", rows_per_chunk)
+    batches = [
+        no_null_batch().slice(0, 3), edge_batch().slice(0, 0), edge_batch(), no_null_batch(),
+        edge_batch().slice(5, 2), no_null_batch().slice(11, 5),
+    ]  # fmt: skip
+    chunks = list(export_stream(ExportFormat.JSON, EDGE, batches))
+    rows = sum(batch.num_rows for batch in batches)
+    assert len(chunks) == -(-rows // rows_per_chunk) + 1  # slices of `rows_per_chunk`, then the bracket
+    assert b"".join(chunks) == orjson_reference(EDGE, batches)
+
+
+def test_json_of_columns_without_nulls_is_what_orjson_writes() -> None:
+    batch = no_null_batch()
+    assert all(column.null_count == 0 for column in batch.columns)
+    assert writers._json_column(batch.column("number"), Kind.NUMBER).closing == ".0"  # the paths tested
+    assert writers._json_column(batch.column("label"), Kind.TEXT).opening == '"'
+    assert writers._json_column(batch.column("pct"), Kind.PERCENT).closing == ""  # 1e16: orjson's spelling
+    assert collect(ExportFormat.JSON, EDGE, [batch]) == orjson_reference(EDGE, [batch])
+    one_row = [batch.slice(1, 1)]
+    assert collect(ExportFormat.JSON, EDGE, one_row) == orjson_reference(EDGE, one_row)
+
+
+def test_json_stopped_early_ends_its_formatting_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "JSON_ROWS_PER_CHUNK", 1000)
+    consumed: list[int] = []
+    chunks = export_stream(ExportFormat.JSON, TELEMETRY, endless_batches(consumed))
+    first = list(itertools.islice(chunks, 2))
+    assert first[0].startswith(b"[{") and first[1].startswith(b",{")
+    assert any(thread.name.startswith("oee-json") for thread in threading.enumerate())
+    chunks.close()  # the client hung up
+    assert not any(thread.name.startswith("oee-json") for thread in threading.enumerate())
+    assert len(consumed) <= 2 + 2 * writers.JSON_FORMATTING_THREADS  # it read a few slices ahead, no more

@@ -217,24 +217,35 @@ def _in_range(table: pa.Table, time_range: TimeRange, day: date) -> pa.Table:
     return table.filter(keep)
 
 
-def _read_file(lake: Lake, relative_path: str) -> pa.Table:
+def _read_file(lake: Lake, relative_path: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """A day file, without a dataset's discovery: it is small (tens of kB), so its column chunks are read
+    in one request (`pre_buffer`) and decoded on this thread: Arrow's thread pool costs more than it
+    saves on a file this size, and its threads' allocations would stay in the server's memory."""
     path = lake.path(relative_path)
     if lake.is_local:
-        return pq.ParquetFile(path).read()  # without a dataset's discovery: a day file is small
+        return pq.ParquetFile(path, pre_buffer=True).read(columns, use_threads=False)
     with lake.fs.open(path, "rb") as handle:
-        return pq.ParquetFile(handle).read()
+        return pq.ParquetFile(handle, pre_buffer=True).read(columns, use_threads=False)
 
 
 def lake_rows(
-    lake: Lake, copies: Iterable[DayCopy], org_id: str, time_range: TimeRange, limit: int | None = None
+    lake: Lake,
+    copies: Iterable[DayCopy],
+    org_id: str,
+    time_range: TimeRange,
+    limit: int | None = None,
+    *,
+    with_lengths: bool = True,
 ) -> Iterator[pa.Table]:
-    """The org's rows in the range, day by day in the export's order (with their COPY lengths)."""
+    """The org's rows in the range, day by day in the export's order (with their COPY lengths, unless
+    `with_lengths` is False: then that column is not even read)."""
+    columns = None if with_lengths else DATA_MART.column_names
     remaining = limit
     for copy in copies:
         name = copy.files.get(org_id)
         if name is None:
             continue
-        table = _read_file(lake, posixpath.join(day_folder(copy.day), name))
+        table = _read_file(lake, posixpath.join(day_folder(copy.day), name), columns)
         table = _in_range(table, time_range, copy.day)
         if remaining is not None:
             table = table.slice(0, remaining)
@@ -246,13 +257,16 @@ def lake_rows(
 
 
 def _csv_chunks(block: pa.Table, ends: np.ndarray, chunk_bytes: int) -> Iterator[pa.RecordBatch]:
-    """pyarrow's CSV reader's chunks of one block: the rows ending in each `chunk_bytes` of its text."""
+    """pyarrow's CSV reader's chunks of one block: the rows ending in each `chunk_bytes` of its text.
+
+    Each chunk is copied into buffers of its own, as the CSV reader's are: a slice would keep its whole
+    day file in memory until the Parquet row group it goes to (128,000 rows, a month) is written."""
     start = 0
     limit = chunk_bytes
     while start < block.num_rows:
         stop = max(int(np.searchsorted(ends, limit, side="right")), start)
         if stop > start:
-            yield block.slice(start, stop - start).combine_chunks().to_batches()[0]
+            yield pa.concat_batches(block.slice(start, stop - start).to_batches())
             start = stop
         limit += chunk_bytes
 
@@ -288,7 +302,7 @@ def copy_like_batches(
 
 def _as_read(tables: Iterable[pa.Table]) -> Iterator[pa.RecordBatch]:
     for table in tables:
-        yield from table.drop_columns([ROW_BYTES]).to_batches()
+        yield from table.to_batches()
 
 
 def mart_batches(
@@ -303,6 +317,6 @@ def mart_batches(
     """The data-mart export's batches from the lake copy, read on a thread ahead of the caller: cut as the
     PostgreSQL source cuts them (`copy_like`, what a Parquet export's row groups depend on), or as read
     (enough for CSV and JSON, whose bytes do not depend on where batches end)."""
-    tables = lake_rows(lake, copies, org_id, time_range, limit)
+    tables = lake_rows(lake, copies, org_id, time_range, limit, with_lengths=copy_like)
     batches = copy_like_batches(tables) if copy_like else _as_read(tables)
     return read_ahead(batches, name="oee-mart-lake")

@@ -88,9 +88,13 @@ def test_the_lake_copy_gives_the_postgres_sources_batches_and_bytes(mart: tuple[
         case = (org_id, time_range, limit)
         assert [batch.num_rows for batch in from_lake] == [batch.num_rows for batch in warehouse], case
         assert all(a.equals(b) for a, b in zip(from_lake, warehouse, strict=True)), case
+        # Each batch holds its own rows' memory, not a slice of a day file that a Parquet row group would
+        # keep whole until it is written (the export's peak memory).
+        assert all(b.get_total_buffer_size() <= b.nbytes + 8 * b.num_columns for b in from_lake), case
         if case == (*CASES[0], None):
             assert len(warehouse) >= 4  # blocks and chunks were cut: the test covers the cutting
         as_read = list(mart_batches(lake, copies, org_id, time_range, limit, copy_like=False))
+        assert all(batch.schema == DATA_MART.arrow_schema for batch in as_read), case  # no COPY lengths
         for export_format in (ExportFormat.CSV, ExportFormat.JSON, ExportFormat.PARQUET):
             for headers in (True, False):
                 expected = b"".join(
