@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -33,6 +33,10 @@ import xlsxwriter
 
 from oee_pipelines.exports.columns import ExportTable, Kind
 from oee_pipelines.observability.metrics import count_exported_rows
+
+FORMATTING_THREADS = 2  # CSV batches / JSON slices formatted at once, ahead of the socket, in order
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class ExportFormat(StrEnum):
@@ -148,20 +152,45 @@ def _with_text_timestamps(
 def csv_stream(
     table: ExportTable, batches: Iterable[pa.RecordBatch], *, include_headers: bool = True
 ) -> Iterator[bytes]:
-    header_pending = include_headers
-    for batch in batches:
+    """CSV, a batch at a time, the next batches formatted on other threads while one is sent."""
+
+    def formatted(numbered: tuple[int, pa.RecordBatch]) -> bytes:
+        number, batch = numbered
         buffer = io.BytesIO()
         pacsv.write_csv(
             _with_text_timestamps(table, batch, neutralise=True),
             buffer,
-            pacsv.WriteOptions(include_header=header_pending),
+            pacsv.WriteOptions(include_header=include_headers and number == 0),
         )
+        return buffer.getvalue()
+
+    header_pending = include_headers
+    for chunk in in_order_on_threads(formatted, enumerate(batches), "oee-csv"):
         header_pending = False
-        yield buffer.getvalue()
+        yield chunk
     if header_pending:
         buffer = io.BytesIO()
         pacsv.write_csv(_text_schema(table).empty_table(), buffer)
         yield buffer.getvalue()
+
+
+def in_order_on_threads(work: Callable[[Item], Result], items: Iterable[Item], name: str) -> Iterator[Result]:
+    """`work` of each item, in the items' order, up to FORMATTING_THREADS items at once ahead of the
+    caller: Arrow's kernels and writers run without the GIL, so formatting overlaps sending.
+
+    Closing the generator (the client hung up) drops the items not started and ends the threads.
+    """
+    pool = ThreadPoolExecutor(FORMATTING_THREADS, thread_name_prefix=name)
+    try:
+        waiting: deque[Future[Result]] = deque()
+        for item in items:
+            waiting.append(pool.submit(work, item))
+            if len(waiting) > FORMATTING_THREADS:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _text_schema(table: ExportTable) -> pa.Schema:
@@ -181,7 +210,6 @@ def _text_schema(table: ExportTable) -> pa.Schema:
 # between the columns, so that the one join of the row writes it, without a copy of the column first.
 _JSON_PLAIN_FLOATS = (1e-5, 1e15)
 JSON_ROWS_PER_CHUNK = 4_096  # about 3 MB of data-mart JSON (small batches are joined up to it)
-JSON_FORMATTING_THREADS = 2  # slices formatted at once (Arrow's kernels run without the GIL), in order
 _JSON_ESCAPED_BYTES = np.zeros(256, dtype=bool)
 _JSON_ESCAPED_BYTES[[*range(0x20), ord('"'), ord("\\")]] = True
 _DATE32_YEAR_1, _DATE32_YEAR_9999_END = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, days since 1970
@@ -323,21 +351,11 @@ def json_stream(table: ExportTable, batches: Iterable[pa.RecordBatch]) -> Iterat
         return _json_rows(table, _with_text_timestamps(table, part))
 
     separator = b"["
-    pool = ThreadPoolExecutor(JSON_FORMATTING_THREADS, thread_name_prefix="oee-json")
-    try:
-        # The bytes are made here, on one thread: made on the formatting threads, each thread's allocator
-        # would keep a few chunks' worth of memory.
-        waiting: deque[Future[memoryview]] = deque()
-        for part in _json_slices(batches, JSON_ROWS_PER_CHUNK):
-            waiting.append(pool.submit(formatted, part))
-            if len(waiting) > JSON_FORMATTING_THREADS:
-                yield b"".join((separator, waiting.popleft().result()))
-                separator = b","
-        while waiting:
-            yield b"".join((separator, waiting.popleft().result()))
-            separator = b","
-    finally:  # also when the client hung up: slices not started are dropped, the threads end here
-        pool.shutdown(wait=True, cancel_futures=True)
+    # The bytes are made here, on one thread: made on the formatting threads, each thread's allocator
+    # would keep a few chunks' worth of memory.
+    for rows in in_order_on_threads(formatted, _json_slices(batches, JSON_ROWS_PER_CHUNK), "oee-json"):
+        yield b"".join((separator, rows))
+        separator = b","
     yield b"[]" if separator == b"[" else b"]"
 
 

@@ -16,6 +16,7 @@ and the chain's, whose steps go to the broker (`OEE_EXECUTOR=celery`). Then:
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -62,7 +63,11 @@ RUN_COLUMNS = {
     # The runs that landed a snapshot's readings (its lineage) differ between the two runs by design.
     *("id", "snapshot_id", "run_id", "dagster_run_id", "ingest_run_id", "ingest_runs"),
     *("created_at", "updated_at", "computed_at", "refreshed_at"),
+    # The data mart's lake copy keeps each row's COPY text length, which follows the per-run ids' digits.
+    "_copy_row_bytes",
 }
+# The mart's lake copy names each refresh's files with a random version: compared by day and org.
+MART_COPY_VERSION = re.compile(r"-[0-9a-f]{12}(?=\.parquet$)")
 COMPARED_TABLES = (
     "oee_snapshots",
     "oee_downtime_events",
@@ -97,7 +102,7 @@ def lake_files(root: Path) -> dict[str, pa.Table]:
             if pa.types.is_dictionary(field.type):
                 column = table.column(index).cast(field.type.value_type)
                 table = table.set_column(index, field.name, column)
-        files[str(path.relative_to(root))] = table.sort_by(
+        files[MART_COPY_VERSION.sub("", str(path.relative_to(root)))] = table.sort_by(
             [(name, "ascending") for name in table.column_names]
         )
     return files

@@ -14,6 +14,7 @@ import numpy as np
 import openpyxl
 import orjson
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -300,4 +301,40 @@ def test_json_stopped_early_ends_its_formatting_threads(monkeypatch: pytest.Monk
     assert any(thread.name.startswith("oee-json") for thread in threading.enumerate())
     chunks.close()  # the client hung up
     assert not any(thread.name.startswith("oee-json") for thread in threading.enumerate())
-    assert len(consumed) <= 2 + 2 * writers.JSON_FORMATTING_THREADS  # it read a few slices ahead, no more
+    assert len(consumed) <= 2 + 2 * writers.FORMATTING_THREADS  # it read a few slices ahead, no more
+
+
+def csv_one_batch_at_a_time(
+    table: ExportTable, batches: list[pa.RecordBatch], include_headers: bool
+) -> bytes:
+    """The CSV writer as it was before it formatted on threads: the reference for its bytes."""
+    out = io.BytesIO()
+    for number, batch in enumerate(batches):
+        options = pacsv.WriteOptions(include_header=include_headers and number == 0)
+        pacsv.write_csv(writers._with_text_timestamps(table, batch, neutralise=True), out, options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("include_headers", [True, False])
+def test_csv_formatted_on_threads_keeps_every_byte_and_the_order(include_headers: bool) -> None:
+    batches = [
+        edge_batch().slice(0, 0), edge_batch(), no_null_batch(), edge_batch().slice(5, 2),
+        no_null_batch().slice(11, 5), edge_batch(), no_null_batch(7),
+    ]  # fmt: skip
+    chunks = list(export_stream(ExportFormat.CSV, EDGE, batches, include_headers=include_headers))
+    assert len(chunks) == len(batches)  # one chunk per batch, in the batches' order
+    body = b"".join(chunks)
+    assert body == csv_one_batch_at_a_time(EDGE, batches, include_headers)
+    header = b'"number","pct","count","flag","day","label","at"\n'
+    assert body.count(header) == (1 if include_headers else 0) and body.startswith(header) == include_headers
+
+
+def test_csv_stopped_early_ends_its_formatting_threads() -> None:
+    consumed: list[int] = []
+    chunks = export_stream(ExportFormat.CSV, TELEMETRY, endless_batches(consumed))
+    first = list(itertools.islice(chunks, 2))
+    assert first[0].startswith(b'"ts"') and not first[1].startswith(b'"ts"')  # the header once
+    assert any(thread.name.startswith("oee-csv") for thread in threading.enumerate())
+    chunks.close()  # the client hung up
+    assert not any(thread.name.startswith("oee-csv") for thread in threading.enumerate())
+    assert len(consumed) <= 2 + 2 * writers.FORMATTING_THREADS  # it read a few batches ahead, no more
