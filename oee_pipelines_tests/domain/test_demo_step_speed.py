@@ -13,8 +13,9 @@ import pytest
 
 from oee_pipelines.domain import lineage as lineage_module
 from oee_pipelines.domain.intervals import MICROS_PER_SECOND, to_micros, to_utc_datetimes
-from oee_pipelines.domain.iot_mapping import EPOCH_MILLISECONDS_FROM, OFFSET_SUFFIX, parse_timestamps
+from oee_pipelines.domain.iot_mapping import parse_timestamps
 from oee_pipelines.domain.quality import drop_duplicates
+from oee_pipelines_tests.support.iot_timestamps import pandas_parse_timestamps
 
 
 def _former_duplicate_mask(telemetry: pd.DataFrame, tolerance_seconds: float = 1.0) -> np.ndarray:
@@ -162,25 +163,6 @@ def test_window_lineage_lists_what_the_former_grouping_listed(seed: int) -> None
     assert (result["ingest_runs"].map(len) == 0).any()
 
 
-def _former_parse_timestamps(raw_ts: pd.Series) -> pd.Series:
-    kinds = raw_ts.map(type)
-    is_number = kinds.isin((int, float)).to_numpy()
-    is_text = kinds.isin((str,)).to_numpy()
-    parsed = pd.Series(pd.NaT, index=raw_ts.index, dtype="datetime64[ns, UTC]")
-    if is_text.any():
-        texts = raw_ts[is_text].astype(str)
-        in_utc = texts.str.endswith("Z").to_numpy()
-        with_offset = in_utc if in_utc.all() else texts.str.contains(OFFSET_SUFFIX, regex=True).to_numpy()
-        for group in (texts[with_offset], texts[~with_offset]):
-            if len(group):
-                parsed[group.index] = pd.to_datetime(group, utc=True, format="ISO8601", errors="coerce")
-    if is_number.any():
-        numbers = raw_ts[is_number].astype(np.float64)
-        seconds = numbers.where(numbers.abs() < EPOCH_MILLISECONDS_FROM, numbers / 1000.0)
-        parsed[is_number] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
-    return parsed
-
-
 @pytest.mark.parametrize(
     "stamps",
     [
@@ -204,7 +186,7 @@ def _former_parse_timestamps(raw_ts: pd.Series) -> pd.Series:
 def test_parse_timestamps_reads_what_the_pandas_only_parse_read(stamps: list[object]) -> None:
     raw_ts = pd.Series(stamps, dtype=object, index=np.arange(100, 100 + len(stamps)))
 
-    pd.testing.assert_series_equal(parse_timestamps(raw_ts), _former_parse_timestamps(raw_ts))
+    pd.testing.assert_series_equal(parse_timestamps(raw_ts), pandas_parse_timestamps(raw_ts))
 
 
 def test_window_lineage_without_any_source_or_run_gives_empty_lists_as_before() -> None:

@@ -19,37 +19,16 @@ import pandas as pd
 import pytest
 
 from oee_pipelines.domain.iot_mapping import (
-    EPOCH_MILLISECONDS_FROM,
-    OFFSET_SUFFIX,
     _first_occurrences,
     flatten_messages,
     map_readings,
     parse_timestamps,
 )
 from oee_pipelines_tests.support.iot import sample_sensors
+from oee_pipelines_tests.support.iot_timestamps import pandas_parse_timestamps
 
 STAMP = "2025-01-13T10:00:00.123Z"
 RECEIVED_NS = 1_736_762_400_000_000_000  # 2025-01-13 10:00 UTC
-
-
-def pandas_parse(raw_ts: pd.Series) -> pd.Series:
-    """`parse_timestamps` as it was before any fast path: pandas alone (as in test_demo_step_speed.py)."""
-    kinds = raw_ts.map(type)
-    is_number = kinds.isin((int, float)).to_numpy()
-    is_text = kinds.isin((str,)).to_numpy()
-    parsed = pd.Series(pd.NaT, index=raw_ts.index, dtype="datetime64[ns, UTC]")
-    if is_text.any():
-        texts = raw_ts[is_text].astype(str)
-        in_utc = texts.str.endswith("Z").to_numpy()
-        with_offset = in_utc if in_utc.all() else texts.str.contains(OFFSET_SUFFIX, regex=True).to_numpy()
-        for group in (texts[with_offset], texts[~with_offset]):
-            if len(group):
-                parsed[group.index] = pd.to_datetime(group, utc=True, format="ISO8601", errors="coerce")
-    if is_number.any():
-        numbers = raw_ts[is_number].astype(np.float64)
-        seconds = numbers.where(numbers.abs() < EPOCH_MILLISECONDS_FROM, numbers / 1000.0)
-        parsed[is_number] = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
-    return parsed
 
 
 class Batch(list):  # a list subclass: `explode_payload` takes it as an array, the fast path must not guess
@@ -177,7 +156,7 @@ PLAIN = [
 def test_the_all_text_path_parses_as_the_general_path_and_pandas(texts: list[str]) -> None:
     raw_ts = pd.Series(texts, dtype=object, index=range(10, 10 + len(texts)))
     fast = parse_timestamps(raw_ts)
-    pd.testing.assert_series_equal(fast, pandas_parse(raw_ts), check_exact=True)
+    pd.testing.assert_series_equal(fast, pandas_parse_timestamps(raw_ts), check_exact=True)
     # The same texts with one number among them take the general path (texts and numbers apart).
     general = parse_timestamps(
         pd.Series([*texts, 1736762400], dtype=object, index=range(10, 11 + len(texts)))
