@@ -11,7 +11,6 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pytest
 
 from oee_pipelines.connectors.iot.landing import BufferSource, decode_segments, hour_status
 from oee_pipelines.domain.iot_mapping import map_readings
@@ -21,7 +20,6 @@ from oee_pipelines.storage.lake import Lake
 from oee_pipelines_tests.support.iot import (
     ELEVEN,
     LATER,
-    REGISTRY_SQL,
     TEN,
     registry_frame,
     temperature,
@@ -30,13 +28,6 @@ from oee_pipelines_tests.support.iot import (
 
 TWELVE = ELEVEN + timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-def registry_database(clean_database: str) -> str:
-    with psycopg.connect(clean_database, autocommit=True) as conn:
-        conn.execute(REGISTRY_SQL)
-    return clean_database
 
 
 def shuffled_hours(buffer_dir: Path) -> None:

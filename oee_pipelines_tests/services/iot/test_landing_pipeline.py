@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,19 +16,11 @@ from oee_pipelines.storage.lake import Lake
 from oee_pipelines_tests.support.iot import (
     ELEVEN,
     LATER,
-    REGISTRY_SQL,
     TEN,
     registry_frame,
     temperature,
     write_buffer,
 )
-
-
-@pytest.fixture
-def registry_database(clean_database: str) -> str:
-    with psycopg.connect(clean_database, autocommit=True) as conn:
-        conn.execute(REGISTRY_SQL)
-    return clean_database
 
 
 def test_source_and_map_give_each_hour_its_own_readings(tmp_path: Path) -> None:
