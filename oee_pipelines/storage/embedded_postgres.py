@@ -77,10 +77,18 @@ class EmbeddedPostgres:
         return True
 
     def _ensure_settings_and_database(self, admin_url: str) -> None:
+        # Every warehouse connection of the default set-up resolves its URL here: change and reload the
+        # server's settings only when they differ (ALTER SYSTEM rewrites postgresql.auto.conf each time).
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            for name, value in _SERVER_SETTINGS.items():
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-            conn.execute("SELECT pg_reload_conf()")
+            stale = [
+                name
+                for name, value in _SERVER_SETTINGS.items()
+                if conn.execute("SELECT current_setting(%s)", (name,)).fetchone() != (value,)
+            ]
+            for name in stale:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{_SERVER_SETTINGS[name]}'")
+            if stale:
+                conn.execute("SELECT pg_reload_conf()")
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
             if not exists:
                 conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
