@@ -103,37 +103,44 @@ def day_reconciliation(conn: Connection, first: date, last: date) -> pd.DataFram
 def six_loss_summary(conn: Connection, org_id: str, first: date, last: date) -> pd.DataFrame:
     """Per line over the UTC days `[first, last]`: minutes of each loss-tree category (`<category>_minutes`,
     `LOSS_TREE` order), their total, the snapshots' planned production time, the difference, and the
-    snapshots' time-weighted OEE (as the demo's OEE per line)."""
+    snapshots' time-weighted OEE (as the demo's OEE per line).
+
+    The sums are exact (numeric): float sums follow the rows' physical order, and a total that lies on
+    a .x5 tie then printed one way in one run and the other way in the next."""
     categories = sql.SQL(", ").join(
-        sql.SQL("COALESCE(sum(minutes) FILTER (WHERE loss_category = {}), 0) AS {}").format(
-            sql.Literal(category), sql.Identifier(f"{category}_minutes")
-        )
+        sql.SQL(
+            "COALESCE(sum(minutes::numeric) FILTER (WHERE loss_category = {}), 0)::double precision AS {}"
+        ).format(sql.Literal(category), sql.Identifier(f"{category}_minutes"))
         for category in LOSS_TREE
     )
     query = sql.SQL(
         """WITH tree AS (
-               SELECT line_id, {categories}, sum(minutes) AS loss_tree_minutes
+               SELECT line_id, {categories}, sum(minutes::numeric) AS exact_tree_minutes
                FROM oee_losses
                WHERE org_id = %(org)s AND day BETWEEN %(first)s AND %(last)s GROUP BY line_id),
            planned AS (
-               SELECT line_id, sum(planned_production_time)::double precision AS planned_production_time,
-                      (100 * sum(oee_pct / 100 * planned_production_time)
-                           / NULLIF(sum(planned_production_time) FILTER (WHERE oee_pct IS NOT NULL), 0)
+               SELECT line_id, sum(planned_production_time::numeric) AS planned_production_time,
+                      (100 * sum(oee_pct::numeric / 100 * planned_production_time::numeric)
+                           / NULLIF(sum(planned_production_time::numeric)
+                                        FILTER (WHERE oee_pct IS NOT NULL), 0)
                       )::double precision AS oee_pct
                FROM oee_snapshots
                WHERE org_id = %(org)s AND window_start >= %(first)s::date
                  AND window_start < %(last)s::date + 1
                GROUP BY line_id)
            SELECT l.id AS line_id, l.name AS line_name, tree.*,
-                  COALESCE(p.planned_production_time, 0) AS planned_production_time,
-                  tree.loss_tree_minutes - COALESCE(p.planned_production_time, 0) AS difference,
+                  tree.exact_tree_minutes::double precision AS loss_tree_minutes,
+                  COALESCE(p.planned_production_time, 0)::double precision AS planned_production_time,
+                  (tree.exact_tree_minutes - COALESCE(p.planned_production_time, 0))::double precision
+                      AS difference,
                   p.oee_pct
            FROM tree JOIN production_lines l ON l.id = tree.line_id
            LEFT JOIN planned p ON p.line_id = tree.line_id
            ORDER BY l.name"""
     ).format(categories=categories)
     frame = _frame(conn, query, {"org": org_id, "first": first, "last": last})
-    return frame.loc[:, ~frame.columns.duplicated()]
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    return frame.drop(columns="exact_tree_minutes")
 
 
 def _frame(conn: Connection, query: str | sql.Composable, params: dict[str, Any]) -> pd.DataFrame:
