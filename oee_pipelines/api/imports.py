@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +33,9 @@ from oee_pipelines.connectors.files.reader import CSV_SUFFIXES, XLSX_SUFFIXES
 from oee_pipelines.services.imports import FileImporter
 from oee_pipelines.settings import ConfigError
 from oee_pipelines.storage.lake import Lake
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 # Room for the multipart framing and small form fields around the file part.
@@ -321,7 +324,7 @@ class _FilePartWriter:
         self._field = b""
         self._value = b""
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,

@@ -75,7 +75,7 @@ class SensorDirectory:
             for row in sensors.itertuples()
         }
 
-    def events(self, topic: str, payload: bytes) -> list[StreamEvent]:
+    def events(self, topic: str, payload: bytes | bytearray) -> list[StreamEvent]:
         """The stream messages of one MQTT message; unknown sensors and malformed payloads give none."""
         try:
             readings = explode_payload(orjson.loads(payload))

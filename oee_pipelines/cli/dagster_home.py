@@ -12,6 +12,7 @@ import os
 import shutil
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
@@ -120,3 +121,11 @@ def load_definitions() -> dg.Definitions:
 
     loaded = definitions.defs
     return loaded() if callable(loaded) and not isinstance(loaded, dg.Definitions) else loaded
+
+
+def bound_resource(definitions: dg.Definitions, key: str) -> Any:
+    """The resource `definitions` binds to `key`: the CLI finds a job's resources by name, never in defs/."""
+    resources = definitions.resources or {}
+    if key not in resources:
+        raise ConfigError(f"the Dagster definitions bind no resource named {key!r}")
+    return resources[key]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from oee_pipelines.cli.dagster_home import bound_resource
 from oee_pipelines.cli.plant import run_reference_import
 from oee_pipelines.cli.progress import ProgressDisplay
 from oee_pipelines.cli.run_progress import execute_with_progress
@@ -147,10 +148,12 @@ def run_import_demo(
     for name, text in demo_sample_files(first).items():
         (inbox / safe_file_name(name)).write_text(text, encoding="utf-8")
     sensor = definitions.resolve_sensor_def(INBOX_SENSOR)
-    resources = {INBOX_RESOURCE: definitions.resources[INBOX_RESOURCE]}
+    resources = {INBOX_RESOURCE: bound_resource(definitions, INBOX_RESOURCE)}
     tick = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    if not isinstance(tick, dg.SensorResult):
+        raise TypeError(f"{INBOX_SENSOR} returned {type(tick).__name__}, not a SensorResult")
     job = definitions.resolve_job_def(IMPORT_FILE_JOB)
-    for request in tick.run_requests:
+    for request in tick.run_requests or ():
         run_config = {**request.run_config, **DEMO_LOG_LEVEL}
         result = execute_with_progress(job, instance, run_config=run_config, tags=request.tags)
         if not result.success:

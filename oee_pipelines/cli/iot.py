@@ -427,14 +427,14 @@ def _land(
 ) -> None:
     import dagster as dg
 
-    from oee_pipelines.cli.dagster_home import QUIET_LOGS
+    from oee_pipelines.cli.dagster_home import QUIET_LOGS, bound_resource
     from oee_pipelines.cli.run_progress import execute_with_progress
 
     job = definitions.resolve_job_def(IOT_LANDING_JOB)
     assert isinstance(job.partitions_def, dg.TimeWindowPartitionsDefinition)
     hour_key = job.partitions_def.fmt
     # The job's own buffer resource, pointed at the demo's buffer (the CLI never imports defs/ or resources/).
-    bound = definitions.resources[IOT_RESOURCE]
+    bound = bound_resource(definitions, IOT_RESOURCE)
     demo_buffer = type(bound)(buffer_dir=str(buffer_dir), org_id=settings.org_id)
     started = time.monotonic()
     result = execute_with_progress(

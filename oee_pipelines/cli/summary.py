@@ -82,7 +82,8 @@ def print_summary(url: str, settings: Settings, first: date, last: date) -> None
     with psycopg.connect(url) as conn:
         print(f"\nwarehouse rows (organization {settings.org_id}):")
         for table in SUMMARY_TABLES:
-            count = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # names from the list above
+            # The table names come from the list above, never from input.
+            (count,) = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone() or (0,)
             print(f"  {table:<26} {count:>10,}")
         _print_injected_faults(conn, settings, first, last)
         lines = conn.execute(

@@ -48,7 +48,7 @@ def daily_backfill_policy() -> dg.BackfillPolicy:
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=backfill_days_per_run())
 
 
-def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+def partition_days(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> list[date]:
     """The UTC days a (possibly ranged, single-run backfill) daily materialization covers."""
     window = context.partition_time_window
     days = []

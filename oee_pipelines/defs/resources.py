@@ -6,7 +6,7 @@ variable's name, never the secret.
 """
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 
@@ -21,8 +21,10 @@ from oee_pipelines.resources.published import PublishedFilesResource
 from oee_pipelines.resources.warehouse import WarehouseResource
 from oee_pipelines.settings import Settings
 
+Default = TypeVar("Default", str, None)
 
-def env_or_default(name: str, default: str | None) -> str | dg.EnvVar | None:
+
+def env_or_default(name: str, default: Default) -> Default | dg.EnvVar:
     """An EnvVar when the variable is set (so the UI shows its name, not a secret), else the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
 

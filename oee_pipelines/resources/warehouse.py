@@ -36,7 +36,7 @@ class WarehouseResource(dg.ConfigurableResource):
         self, query: str | sql.Composable, params: Sequence[Any] | dict[str, Any] = ()
     ) -> pd.DataFrame:
         with self.connect() as conn, conn.cursor() as cursor:
-            cursor.execute(query, params)
+            cursor.execute(query, params)  # type: ignore[arg-type]  # psycopg runs any Composable; its stubs are narrower
             columns = [c.name for c in cursor.description or []]
             return pd.DataFrame(cursor.fetchall(), columns=columns)
 

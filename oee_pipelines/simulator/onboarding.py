@@ -121,7 +121,7 @@ def write_reference_templates(plant: SimulatedPlant, folder: Path | str) -> dict
     return {"reason_codes": reasons, "sensor_ranges": ranges}
 
 
-class Flow(dict):  # type: ignore[type-arg]
+class Flow(dict[str, Any]):
     """A mapping written on one line (`{signal: temperature, min: 10.0, ...}`)."""
 
 
@@ -216,7 +216,7 @@ def _sites(layout: PlantLayout) -> list[dict[str, Any]]:
     return sites
 
 
-def _iot_sensors(layout: PlantLayout) -> list[dict[str, Any]]:
+def _iot_sensors(layout: PlantLayout) -> list[Flow]:
     sensors = []
     for row in iot_sensors(layout).itertuples():
         sensor = Flow(
@@ -236,7 +236,7 @@ def _iot_sensors(layout: PlantLayout) -> list[dict[str, Any]]:
     return sensors
 
 
-def _historian_tags(layout: PlantLayout) -> list[dict[str, Any]]:
+def _historian_tags(layout: PlantLayout) -> list[Flow]:
     tags = []
     for row in historian_tag_mappings(layout).itertuples():
         tag = Flow(

@@ -70,7 +70,7 @@ class EmbeddedPostgres:
         if not self.is_running():
             return False
         _quiet_pgserver_import()
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import, one per binary
 
         user = "pgserver" if os.geteuid() == 0 else None
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)

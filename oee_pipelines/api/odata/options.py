@@ -47,7 +47,7 @@ class CollectionQuery:
             where = sql.SQL("{} AND {}").format(where, self.condition)
         return sql.SQL("FROM {} WHERE {}").format(sql.SQL(self.entity_set.from_clause), where)
 
-    def page_statement(self, limit: int) -> sql.Composable:
+    def page_statement(self, limit: int) -> sql.Composed:
         columns = sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(prop.sql, sql.Identifier(prop.name)) for prop in self.select
         )
@@ -58,7 +58,7 @@ class CollectionQuery:
             columns, self._from_where(), order, sql.Literal(limit), sql.Literal(self.skip)
         )
 
-    def count_statement(self) -> sql.Composable:
+    def count_statement(self) -> sql.Composed:
         return sql.SQL("SELECT count(*) {}").format(self._from_where())
 
 

@@ -96,8 +96,8 @@ def historian_points(
         # The output lets the chain's steps in the same run go on (a step without one skips them).
         for result in landed:
             context.add_asset_metadata(_day_metadata(result), partition_key=result.day.isoformat())
-        for day in done_earlier & {day.isoformat() for day in all_days}:
-            context.add_asset_metadata({"landed_by": "an earlier attempt of this run"}, partition_key=day)
+        for day_key in done_earlier & {day.isoformat() for day in all_days}:
+            context.add_asset_metadata({"landed_by": "an earlier attempt of this run"}, partition_key=day_key)
         yield dg.MaterializeResult()
         return
     for result in landed:  # the good days stay materialized although the run fails

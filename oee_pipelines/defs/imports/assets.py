@@ -8,6 +8,8 @@ them see which partitions changed (a file's days are only known once it is read,
 run is not launched per partition).
 """
 
+from typing import Any
+
 import dagster as dg
 from pydantic import Field
 
@@ -103,7 +105,7 @@ def _report_changed_days(context: dg.AssetExecutionContext, outcome: ImportOutco
         )
 
 
-def _outcome_metadata(outcome: ImportOutcome, moved_to: str) -> dict[str, object]:
+def _outcome_metadata(outcome: ImportOutcome, moved_to: str) -> dict[str, Any]:
     errors = outcome.errors[:PREVIEW_ERRORS]
     return {
         "import_job_id": outcome.job_id,

@@ -39,7 +39,7 @@ def build_sync_schedule(sources: ConnectorsConfig) -> dg.ScheduleDefinition:
     push_back = "mes" in groups and sync.bidirectional_updates
     job = mes_erp_sync_job
     if groups and (groups != ["mes", "erp"] or not push_back):
-        selection = dg.AssetSelection.groups(*groups)
+        selection: dg.AssetSelection = dg.AssetSelection.groups(*groups)
         if not push_back:
             selection = selection - dg.AssetSelection.assets(PUSHBACK_OPERATION)
         job = dg.define_asset_job(

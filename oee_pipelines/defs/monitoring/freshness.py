@@ -16,6 +16,7 @@ asset it builds:
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -80,7 +81,7 @@ def publish_deadline_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefiniti
         day, window_start, deadline = deadline_window(datetime.now(UTC))
         partition_key = day.isoformat() if partitioned else None
         record = published_in_window(context.instance, key, partition_key, window_start, deadline)
-        metadata = {
+        metadata: dict[str, Any] = {
             "deadline": dg.MetadataValue.timestamp(deadline),
             "expected_day": day.isoformat(),
             "published_at": dg.MetadataValue.timestamp(record.timestamp) if record else "not by the deadline",

@@ -8,6 +8,7 @@ read the structured fields (run, job, partition, source system, failed steps wit
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -60,7 +61,7 @@ def step_error_message(event: dg.DagsterEvent) -> str:
     return message[:MAX_ERROR_CHARS]
 
 
-def _range(tags: dict[str, str]) -> str | None:
+def _range(tags: Mapping[str, str]) -> str | None:
     start, end = (
         tags.get("dagster/asset_partition_range_start"),
         tags.get("dagster/asset_partition_range_end"),

@@ -15,6 +15,7 @@ Row ownership:
 
 import json
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -57,7 +58,7 @@ from oee_pipelines.services.source_systems import MES
 from oee_pipelines.storage.lake import Lake
 
 OEE_GROUP = "oee"
-DAILY = {
+DAILY: dict[str, Any] = {
     "partitions_def": daily_partitions,
     "backfill_policy": daily_backfill_policy(),
     "group_name": OEE_GROUP,

@@ -94,7 +94,7 @@ def reference_inbox_sensor(
 ) -> dg.SensorResult:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     still_waiting: dict[str, str] = {}
-    run_requests = []
+    run_requests: list[dg.RunRequest] = []
     for path, _kind in pending_template_files(Path(import_inbox.root)):
         stat = path.stat()
         signature = f"{stat.st_size}:{stat.st_mtime_ns}"

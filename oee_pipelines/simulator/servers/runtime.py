@@ -6,7 +6,9 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from starlette.requests import Request
@@ -112,9 +114,9 @@ async def _send_truncated(
     `drop`: the headers keep the full length and the connection is cut after the half (a server or
     network failing mid-response), instead of a complete but truncated answer.
     """
-    messages: list[dict] = []
+    messages: list[MutableMapping[str, Any]] = []
 
-    async def capture(message: dict) -> None:
+    async def capture(message: MutableMapping[str, Any]) -> None:
         messages.append(message)
 
     await app(scope, receive, capture)
