@@ -290,3 +290,39 @@ def test_error_dicts_have_the_documented_keys() -> None:
             "reason": "not a number (write digits with '.' as the decimal point, e.g. 75.5)",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2025-10-05T12:00:0Z", "2025-10-05T12:00:00.Z", "2025-10-05 12:00:0+01:00", "2025-10-05Z"]
+)
+def test_a_zone_in_an_unexpected_shape_is_a_bad_cell_and_plain_cells_stay_plant_local(stamp: str) -> None:
+    """pandas reads `12:00:0Z` as aware, and then read every plain cell beside it as UTC: the import
+    crashed ("Already tz-aware") instead of naming the cell."""
+    result = validate([reading(timestamp="2025-10-05 14:00:00"), reading(timestamp=stamp)])
+
+    assert problems(result) == [(3, "timestamp", "not a timestamp; expected a date and time such as "
+                                 "2025-10-05 14:30:00 or 2025-10-05T12:30:00Z")]  # fmt: skip
+    quarantined = validate(
+        [reading(timestamp="2025-10-05 14:00:00"), reading(timestamp=stamp)], quarantine_invalid=True
+    )
+    # Europe/Berlin is UTC+2 on 5 October: the plain cell is plant-local, not UTC.
+    assert [row["ts"].isoformat() for row in quarantined.rows.to_pylist()] == ["2025-10-05T12:00:00+00:00"]
+
+
+def test_a_header_only_file_with_quarantine_on_reports_nothing_and_lands_nothing() -> None:
+    result = validate([], quarantine_invalid=True)
+
+    assert result.report.errors == []
+    assert result.rows.num_rows == 0
+
+
+def test_naive_parsing_never_reads_a_plain_cell_as_utc_whatever_zone_shape_slips_through() -> None:
+    """The guard behind the zone patterns: handed a cell with a zone, the naive parse drops that cell
+    instead of letting pandas read the whole batch (the plain cells too) as UTC."""
+    from oee_pipelines.domain.imports.cells import _naive_datetimes
+
+    parsed = _naive_datetimes(pd.Series(["2025-10-05 14:00:00", "2025-10-05T14:00:00Z", "nonsense"]))
+
+    assert parsed.dtype == "datetime64[ns]"
+    assert parsed.iloc[0] == pd.Timestamp("2025-10-05 14:00:00")
+    assert parsed.iloc[1:].isna().all()

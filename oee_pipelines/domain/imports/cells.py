@@ -26,6 +26,9 @@ HEADER_CHECK, UNREADABLE_CHECK = -1, -2
 
 # A time of day followed by Z or a numeric offset: the writer said which zone they meant.
 _HAS_OFFSET = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+# A zone designator after a time of any shape (`00:14:0Z`, `00Z`): pandas reads such a cell as aware,
+# and then every plain cell parsed with it as UTC. The ones `_HAS_OFFSET` does not accept are reported.
+_ANY_ZONE = r"[Tt ]\S*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _PLAIN_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 # Cells Arrow parses to the very float pandas gives: up to 15 characters of digits, so the digits fit
 # a double exactly and both round the one division by a power of ten correctly.
@@ -528,8 +531,9 @@ def _parse_timestamps(
     aware = pd.to_datetime(text[has_offset], format="ISO8601", utc=True, errors="coerce")
     parsed[has_offset] = aware.astype(UTC_MICROS)
 
-    naive_mask = is_present & ~has_offset & ~is_number
-    naive = pd.to_datetime(text[naive_mask], format="ISO8601", errors="coerce")
+    odd_zone = is_present & ~has_offset & text.str.contains(_ANY_ZONE, regex=True).fillna(False).astype(bool)
+    naive_mask = is_present & ~has_offset & ~is_number & ~odd_zone
+    naive = _naive_datetimes(text[naive_mask])
     if excel_epoch is not None and is_number.any():
         naive = pd.concat([naive, _excel_serials(text[is_number], excel_epoch)])
     elif is_number.any():
@@ -545,6 +549,24 @@ def _parse_timestamps(
     unparsed = is_present & parsed.isna() & reasons.isna()
     reasons[unparsed] = f"not a timestamp; {TIMESTAMP_HINT}"
     return parsed, reasons
+
+
+def _naive_datetimes(text: pd.Series) -> pd.Series:
+    """Cells without a zone as naive datetimes (NaT where unreadable).
+
+    pandas turns the whole batch aware when one cell carries a zone in a shape the patterns above do
+    not foresee; then the cells are read one by one and every aware one counts as unreadable, so a
+    plain cell is never taken for UTC.
+    """
+    naive = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    if naive.dtype.kind == "M" and getattr(naive.dtype, "tz", None) is None:
+        return naive
+    one_by_one = [pd.to_datetime(cell, format="ISO8601", errors="coerce") for cell in text.tolist()]
+    return pd.Series(
+        [pd.NaT if pd.isna(stamp) or stamp.tzinfo is not None else stamp for stamp in one_by_one],
+        index=text.index,
+        dtype="datetime64[ns]",
+    )
 
 
 def _excel_serials(text: pd.Series, epoch: datetime) -> pd.Series:

@@ -567,7 +567,8 @@ def _rejected_rows(
 ) -> pd.DataFrame:
     """The rejected rows as written, in the template's columns, with their row number and every reason."""
     found = problems.frame()
-    described = found["column"].fillna("row") + ": " + found["reason"]
+    # An empty report's columns come back as floats: object keeps "row: reason" a text concatenation.
+    described = found["column"].astype(object).fillna("row") + ": " + found["reason"].astype(object)
     reasons = described.groupby(found["row"], sort=True).agg("; ".join)
     rows = raw[rejected_mask].reset_index(drop=True)
     rows.insert(0, "row", sheet.row_numbers[rejected_mask])
