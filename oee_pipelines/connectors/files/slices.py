@@ -88,7 +88,11 @@ def open_in_slices(
         assert slices is not None  # UTF-8 ending with a newline: always streamable
         return slices
 
-    if read_csv_file_in_slices(path, name, encoding, from_bytes=0, slice_bytes=slice_bytes) is not None:
-        return SlicedFile(lambda: utf8_slices(path, "utf-8"))
+    probe = read_csv_file_in_slices(path, name, encoding, from_bytes=0, slice_bytes=slice_bytes)
+    if probe is not None:
+        # The probe checked the whole file is UTF-8 and has not read a row yet: it is the first pass,
+        # so the file is not checked twice (later passes check it again, as it may have changed).
+        first_pass = [probe]
+        return SlicedFile(lambda: first_pass.pop() if first_pass else utf8_slices(path, "utf-8"))
     transcoded, used = transcode_csv_file(path, name, encoding)
     return SlicedFile(lambda: utf8_slices(transcoded, used), temporary=transcoded)

@@ -135,12 +135,26 @@ def _telemetry_existing_keys(signals: tuple[str, ...] | None) -> Callable[..., p
     return existing_keys
 
 
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+_MICROS_PER_DAY = 86_400_000_000
+
+
+def utc_day_numbers(timestamps: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Days since 1970-01-01 of present timestamps, as their `date32` cast gives: for UTC microseconds
+    (every landed row's `ts`) the microseconds divided by a day's, rounded down, without the cast."""
+    if timestamps.type == _UTC_MICROS:
+        micros = np.asarray(pc.cast(timestamps, pa.int64()).to_numpy(), dtype=np.int64)
+        return np.floor_divide(micros, _MICROS_PER_DAY)
+    return np.asarray(pc.cast(pc.cast(timestamps, pa.date32()), pa.int32()).to_numpy(), dtype=np.int64)
+
+
 def _first_row_of_each_day(rows: pa.Table) -> pa.Table:
     """Telemetry rows reduced to the first of each UTC day: the lookup reads whole days."""
-    dates = pc.cast(rows.column("ts"), pa.date32())
-    if dates.null_count:  # (landed rows all have their time)
+    timestamps = rows.column("ts")
+    if timestamps.null_count:  # (landed rows all have their time)
+        dates = pc.cast(timestamps, pa.date32())
         return rows.take(dates.to_pandas().drop_duplicates().index.to_numpy())
-    days = np.asarray(pc.cast(dates, pa.int32()).to_numpy(), dtype=np.int64)
+    days = utc_day_numbers(timestamps)
     if not len(days):
         return rows.slice(0, 0)
     if bool(np.all(days[1:] >= days[:-1])):  # rows in day order (a log): where each day starts
@@ -153,7 +167,7 @@ def _first_row_of_each_day(rows: pa.Table) -> pa.Table:
 def _rows_by_day(rows: pa.Table) -> dict[date, pa.Table]:
     """The rows of each UTC day, in the file's order: what filtering the rows by each day gives, found
     with one stable sort by day (none for rows already in day order) rather than one pass per day."""
-    days = np.asarray(pc.cast(pc.cast(rows.column("ts"), pa.date32()), pa.int32()).to_numpy(), dtype=np.int64)
+    days = utc_day_numbers(rows.column("ts"))  # (landed rows all have their time)
     if not len(days):
         return {}
     ordered = bool(np.all(days[1:] >= days[:-1]))
